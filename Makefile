@@ -1,0 +1,95 @@
+# green: make builds libgreen.a and libgreen.so; make test runs the C tests.
+# Variants build into their own directory: make asan, make valgrind,
+# make test SWITCH=ucontext, make check (all of them), make bench.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+BUILD    ?= build/default
+ARCH     := $(shell uname -m)
+SWITCH   ?= $(if $(filter x86_64 aarch64,$(ARCH)),asm,ucontext)
+CFLAGS   ?= -O2 -g
+RUNNER   ?=
+PKG_CONFIG ?= pkg-config
+
+# Lua's warning list, and a few more.
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wsign-compare -Wundef \
+           -Wwrite-strings -Wredundant-decls -Wdisabled-optimization \
+           -Wdouble-promotion -Wmissing-prototypes -Wstrict-prototypes \
+           -Wmissing-declarations -Wpointer-arith -Wcast-qual
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+             -DGREEN_BUILDING $(WARNINGS) $(CFLAGS) -Iruntime
+LIBS       = -lev -lpthread -lm
+
+RUNTIME_C = $(filter-out runtime/switch_ucontext.c,$(wildcard runtime/*.c))
+ifeq ($(SWITCH),ucontext)
+  ALL_CFLAGS += -DGREEN_SWITCH_UCONTEXT
+  RUNTIME_OBJ = $(RUNTIME_C:runtime/%.c=$(BUILD)/%.o) $(BUILD)/switch_ucontext.o
+else
+  RUNTIME_OBJ = $(RUNTIME_C:runtime/%.c=$(BUILD)/%.o) $(BUILD)/switch_$(ARCH).o
+endif
+
+TESTS   = $(patsubst spec/c/%.c,$(BUILD)/test/%,$(wildcard spec/c/test_*.c))
+BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+
+.PHONY: all test asan valgrind check bench demo install clean
+all: $(BUILD)/libgreen.a $(BUILD)/libgreen.so
+
+$(BUILD)/%.o: runtime/%.c runtime/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/%.o: runtime/%.S | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD):
+	mkdir -p $@ $@/test $@/bench $@/examples
+
+$(BUILD)/libgreen.a: $(RUNTIME_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libgreen.so: $(RUNTIME_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,noexecstack -Wl,-soname,libgreen.so.0 \
+	    -o $@ $^ $(LIBS)
+
+$(BUILD)/test/%: spec/c/%.c spec/c/check.h $(BUILD)/libgreen.a
+	$(CC) $(ALL_CFLAGS) -Ispec/c $< -o $@ $(BUILD)/libgreen.a $(LIBS)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libgreen.a
+	$(CC) $(ALL_CFLAGS) -Iruntime $< -o $@ $(BUILD)/libgreen.a $(LIBS)
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libgreen.a
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libgreen.a $(LIBS)
+
+# Every test program prints "ok - name" or "not ok - name"; one that dies
+# counts as a failure of its own.
+test: all $(TESTS)
+	@status=0; for t in $(TESTS); do \
+	  $(RUNNER) $$t || { echo "not ok - $$t exited with status $$?"; status=1; }; \
+	done; exit $$status
+
+asan:
+	$(MAKE) test BUILD=build/asan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+valgrind:
+	$(MAKE) test BUILD=build/valgrind GREEN_UNDER_VALGRIND=1 \
+	  RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+
+check: test asan valgrind
+	$(MAKE) test BUILD=build/ucontext SWITCH=ucontext
+	$(MAKE) test BUILD=build/clang CC=clang
+
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+demo: all $(EXAMPLES)
+	$(BUILD)/examples/host_demo
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 runtime/green.h $(DESTDIR)$(PREFIX)/include/green.h
+	install -m 644 $(BUILD)/libgreen.a $(DESTDIR)$(PREFIX)/lib/libgreen.a
+	install -m 755 $(BUILD)/libgreen.so $(DESTDIR)$(PREFIX)/lib/libgreen.so.0
+	ln -sf libgreen.so.0 $(DESTDIR)$(PREFIX)/lib/libgreen.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' green.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/green.pc
+
+clean:
+	rm -rf build

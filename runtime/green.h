@@ -1,0 +1,245 @@
+/*
+** green.h: greenlets for C, on libev.
+**
+** A hub owns one thread's libev loop and a scheduler. The thread that creates
+** it becomes the hub's main greenlet; every greenlet spawned afterwards gets
+** its own C stack. A greenlet that blocks (sleep, fd wait, join) parks and the
+** next ready greenlet runs; the loop is polled only when nothing is ready, or
+** at least once per switch interval.
+**
+** Conventions
+**   - Functions return 0 (or a count) on success and a negative GREEN_E* code
+**     on failure; green_strerror() names it. A failing call changes nothing.
+**   - "May block" functions switch greenlets. Call them from a greenlet
+**     (the main greenlet counts), never from a libev callback running on the
+**     hub: they return GREEN_EPERM there.
+**   - Functions without a hub argument act on the calling thread's hub and
+**     return GREEN_ESRCH on a thread that has none.
+**   - Only green_hub_post() is safe from any thread.
+**   - Timeouts are seconds as doubles; GREEN_FOREVER means no timeout.
+**
+** This header never includes a Lua header: the Lua bindings are one client.
+*/
+
+#ifndef GREEN_H
+#define GREEN_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(GREEN_BUILDING)
+#  define GREEN_API __attribute__((visibility("default")))
+#else
+#  define GREEN_API
+#endif
+
+struct ev_loop;
+
+#define GREEN_VERSION_MAJOR 0
+#define GREEN_VERSION_MINOR 1
+
+/* A timeout that never expires. Any other negative timeout is invalid. */
+#define GREEN_FOREVER (-1.0)
+
+
+/* ---------------------------------------------------------------- errors */
+
+/* XX(name, errno value, message) */
+#define GREEN_ERRNO_MAP(XX)                                                   \
+  XX(EINVAL,    EINVAL,    "invalid argument")                                \
+  XX(ENOMEM,    ENOMEM,    "out of memory")                                   \
+  XX(ETIMEDOUT, ETIMEDOUT, "timed out")                                       \
+  XX(ECANCELED, ECANCELED, "greenlet was killed")                             \
+  XX(EDEADLK,   EDEADLK,   "the wait would block forever")                    \
+  XX(EPERM,     EPERM,     "may block only from a greenlet, not the hub")     \
+  XX(ESRCH,     ESRCH,     "no hub on this thread")                           \
+  XX(EXDEV,     EXDEV,     "greenlet belongs to another hub")                 \
+  XX(EBADF,     EBADF,     "bad file descriptor")                             \
+  XX(EEXIST,    EEXIST,    "this thread already has a hub")                   \
+  XX(EBUSY,     EBUSY,     "busy: greenlets are still alive or running")      \
+  XX(EAGAIN,    EAGAIN,    "greenlet has not finished")                       \
+
+typedef enum {
+#define GREEN__ERR_ENUM(name, value, msg) GREEN_##name = -(value),
+  GREEN_ERRNO_MAP(GREEN__ERR_ENUM)
+#undef GREEN__ERR_ENUM
+  GREEN__ERR_END = 0
+} green_errno_t;
+
+/* Message for an error code; never NULL. */
+GREEN_API const char *green_strerror(int err);
+/* Name of an error code ("GREEN_ETIMEDOUT"); never NULL. */
+GREEN_API const char *green_err_name(int err);
+
+
+/* ---------------------------------------------------------------- types */
+
+typedef struct green_hub green_hub_t;     /* opaque; one per thread */
+typedef struct green_greenlet green_t;    /* opaque; reference counted */
+
+/* A greenlet's entry function. Its return value is the greenlet's result. */
+typedef void *(*green_entry_t)(void *arg);
+
+typedef enum {
+  GREEN_NEW,       /* spawned, has not run yet */
+  GREEN_RUNNING,   /* the current greenlet of its hub */
+  GREEN_READY,     /* suspended, queued to run */
+  GREEN_BLOCKED,   /* suspended, waiting for a timer, fd, join... */
+  GREEN_DEAD       /* returned, or killed before it started */
+} green_state_t;
+
+typedef struct {
+  size_t stack_size;          /* default stack size; 0: 256 KiB */
+  unsigned stack_pool_max;    /* free stacks kept for reuse; 0: 1024 */
+  unsigned guarded_max;       /* stacks with their own guard page before
+                                 arena stacks with canaries take over;
+                                 0: 16384 (two mappings each) */
+  double switch_interval;     /* poll at least this often; 0: 0.005 s */
+  struct ev_loop *loop;       /* loop to use; NULL: a new one */
+} green_hub_options_t;
+
+typedef struct {
+  const char *name;           /* copied; NULL: unnamed */
+  size_t stack_size;          /* 0: the hub's default */
+} green_spawn_options_t;
+
+typedef struct {
+  uint64_t spawned;           /* greenlets spawned since the hub was made */
+  uint64_t switches;          /* context switches */
+  uint64_t polls;             /* times the hub polled the loop */
+  unsigned alive;             /* spawned greenlets not yet dead */
+  unsigned ready;             /* length of the ready queue */
+  unsigned stacks_mapped;     /* stacks mapped with their own guard page */
+  unsigned stacks_in_arenas;  /* arena stack slots in existence */
+  unsigned stacks_pooled;     /* free stacks waiting for reuse */
+  uint64_t stacks_reused;     /* spawns served from the pool */
+  uint64_t stack_maps;        /* mmap calls made for stacks and arenas */
+} green_hub_stats_t;
+
+/* A call handed to a hub from any thread; see green_hub_post(). The caller
+   owns the memory and sets fn; next is private. */
+typedef struct green_call {
+  void (*fn)(struct green_call *call);   /* public: runs on the hub */
+  struct green_call *next;               /* private */
+} green_call_t;
+
+
+/* ---------------------------------------------------------------- hubs */
+
+/* Create this thread's hub; the calling stack becomes its main greenlet.
+   opts may be NULL. Returns GREEN_EEXIST if the thread has one already. */
+GREEN_API int green_hub_new(const green_hub_options_t *opts,
+                            green_hub_t **hub);
+
+/* Destroy a hub. Only from its main greenlet, with no greenlet alive
+   (GREEN_EBUSY otherwise). A loop handed in by the host is left to it. */
+GREEN_API int green_hub_free(green_hub_t *hub);
+
+/* The calling thread's hub, or NULL. */
+GREEN_API green_hub_t *green_hub_current(void);
+
+/* The hub's libev loop, for host watchers. Their callbacks run on the hub:
+   they may spawn, kill and post, but not block. */
+GREEN_API struct ev_loop *green_hub_loop(green_hub_t *hub);
+
+/* May block. Run until no greenlet is alive and the loop has no active
+   watchers. Only from the hub's main greenlet. Returns 0 or an error. */
+GREEN_API int green_hub_run(green_hub_t *hub);
+
+/* May block. Run ready greenlets and poll the loop for at most `seconds`
+   (0: one round of ready greenlets and a poll that does not wait), then
+   return to the caller: one slice of a host's frame loop. The budget can be
+   overrun by the switch interval plus one round of the greenlets that were
+   ready. Only from the hub's main greenlet. Returns 1 if work remains, 0 if
+   nothing is left to run, or an error. */
+GREEN_API int green_hub_run_slice(green_hub_t *hub, double seconds);
+
+/* Keep the hub alive, as if a watcher were active: for work that a host
+   thread will finish later. Hub thread only. */
+GREEN_API void green_hub_ref(green_hub_t *hub);
+GREEN_API void green_hub_unref(green_hub_t *hub);
+
+/* Safe from any thread. Queue call->fn to run on the hub, in posting order
+   per thread, and wake the loop. call must stay valid until fn runs. */
+GREEN_API int green_hub_post(green_hub_t *hub, green_call_t *call);
+
+/* Poll the loop at least this often while greenlets keep yielding.
+   seconds must be > 0. */
+GREEN_API int green_hub_set_switch_interval(green_hub_t *hub, double seconds);
+GREEN_API double green_hub_switch_interval(green_hub_t *hub);
+
+/* Fill *stats with counters; hub thread only. */
+GREEN_API int green_hub_stats(green_hub_t *hub, green_hub_stats_t *stats);
+
+
+/* ---------------------------------------------------------------- greenlets */
+
+/* Spawn a greenlet that runs fn(arg) once the greenlets already ready have
+   run. opts may be NULL. With out non-NULL the caller gets a reference and
+   must green_release() it; with NULL the greenlet is detached. Does not
+   block; also allowed from libev callbacks on the hub. */
+GREEN_API int green_spawn(green_entry_t fn, void *arg,
+                          const green_spawn_options_t *opts, green_t **out);
+
+/* As green_spawn, but the greenlet becomes ready after `seconds`. */
+GREEN_API int green_spawn_later(double seconds, green_entry_t fn, void *arg,
+                                const green_spawn_options_t *opts,
+                                green_t **out);
+
+GREEN_API void green_retain(green_t *g);
+GREEN_API void green_release(green_t *g);
+
+/* The running greenlet (the hub's own greenlet inside libev callbacks), or
+   NULL on a thread without a hub. No reference is added. */
+GREEN_API green_t *green_current(void);
+
+/* May block. Let every ready greenlet run, then continue (sleep 0). */
+GREEN_API int green_yield(void);
+
+/* May block. Sleep for `seconds` (>= 0; 0 is green_yield). Returns 0,
+   GREEN_ECANCELED if killed, or an error. */
+GREEN_API int green_sleep(double seconds);
+
+enum { GREEN_READABLE = 1, GREEN_WRITABLE = 2 };
+
+/* May block. Wait until fd is readable and/or writable (events, a mask of
+   GREEN_READABLE and GREEN_WRITABLE). Returns the mask of ready events,
+   GREEN_ETIMEDOUT, GREEN_ECANCELED, GREEN_EBADF or another error. */
+GREEN_API int green_wait_fd(int fd, int events, double timeout);
+
+/* May block. Wait until g is dead. Returns 0, GREEN_ETIMEDOUT,
+   GREEN_ECANCELED (the caller was killed), GREEN_EDEADLK (joining
+   itself, or nothing can ever finish g). */
+GREEN_API int green_join(green_t *g, double timeout);
+
+/* Kill g; does not block. A greenlet that has not started never runs. A
+   blocked one wakes with GREEN_ECANCELED from its blocking call; a ready or
+   running one (the caller itself too) gets GREEN_ECANCELED from its next
+   blocking call. Killing a dead greenlet does nothing. Either way the entry
+   function is expected to return promptly. */
+GREEN_API int green_kill(green_t *g);
+
+GREEN_API green_state_t green_state(const green_t *g);
+
+/* The entry function's result: 0 and *result set once g returned;
+   GREEN_ECANCELED if it was killed before it started; GREEN_EAGAIN while
+   it has not finished. */
+GREEN_API int green_result(const green_t *g, void **result);
+
+/* A greenlet's name, or NULL if it has none. */
+GREEN_API const char *green_name(const green_t *g);
+/* Copy name into g (NULL clears it). */
+GREEN_API int green_set_name(green_t *g, const char *name);
+/* A number unique within the process, starting at 1. */
+GREEN_API uint64_t green_id(const green_t *g);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GREEN_H */

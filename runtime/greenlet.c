@@ -1,0 +1,269 @@
+/*
+** greenlet.c: greenlet records: spawn, kill, join, results and names.
+**
+** A record is reference counted. The hub holds one reference from spawn
+** until the greenlet has died and its stack has been left; the spawner may
+** hold another. Records and stacks are pooled by the hub, so a steady stream
+** of spawns allocates nothing.
+*/
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define RECORD_POOL_MAX 1024
+
+static _Atomic uint64_t last_id;
+
+uint64_t green__next_id(void) {
+  return atomic_fetch_add_explicit(&last_id, 1, memory_order_relaxed) + 1;
+}
+
+
+/* ---------------------------------------------------------------- records */
+
+static green_t *record_new(green_hub_t *hub) {
+  green__node *node = green__list_shift(&hub->free_records);
+  green_t *g;
+  if (node != NULL) {
+    hub->free_record_count--;
+    g = green__container(node, green_t, link);
+  } else {
+    g = malloc(sizeof *g);
+    if (g == NULL) return NULL;
+  }
+  memset(g, 0, sizeof *g);
+  g->hub = hub;
+  green__list_init(&g->link);
+  green__list_init(&g->all);
+  green__list_init(&g->joiners);
+  hub->records_out++;
+  return g;
+}
+
+static void record_recycle(green_t *g) {
+  green_hub_t *hub = g->hub;
+  free(g->name);
+  g->name = NULL;
+  hub->records_out--;
+  if (hub->free_record_count < RECORD_POOL_MAX) {
+    green__list_push(&hub->free_records, &g->link);
+    hub->free_record_count++;
+  } else {
+    free(g);
+  }
+}
+
+void green__record_free_all(green_hub_t *hub) {
+  green__node *node;
+  while ((node = green__list_shift(&hub->free_records)) != NULL)
+    free(green__container(node, green_t, link));
+  hub->free_record_count = 0;
+}
+
+/* The main and hub greenlets live inside the hub and are not counted. */
+static int is_builtin(const green_t *g) {
+  return g == &g->hub->main || g == &g->hub->hubg;
+}
+
+void green_retain(green_t *g) {
+  if (g != NULL && !is_builtin(g)) g->refs++;
+}
+
+void green_release(green_t *g) {
+  if (g == NULL || is_builtin(g)) return;
+  green__assert(g->refs > 0, "green_release without a reference");
+  if (--g->refs == 0) record_recycle(g);
+}
+
+
+/* ---------------------------------------------------------------- life */
+
+/* The greenlet is dead: record why, wake its joiners, leave the live set. */
+static void mark_dead(green_t *g, int exit_status) {
+  green_hub_t *hub = g->hub;
+  g->state = GREEN_DEAD;
+  g->exit_status = exit_status;
+  green__list_remove(&g->all);
+  hub->alive--;
+  green__wake_all(&g->joiners, 0);
+}
+
+/* Called once the dead greenlet's stack is no longer in use: the stack goes
+   back to the pool and the hub drops its reference. */
+void green__greenlet_reap(green_t *g) {
+  if (g->stack != NULL) {
+    green__stack_release(g->hub, g->stack);
+    g->stack = NULL;
+  }
+  green_release(g);
+}
+
+static void greenlet_main(void *arg) {
+  green_t *g = arg;
+  green_hub_t *hub = g->hub;
+  green__switch_landed(hub);
+  g->result = g->fn(g->arg);
+  mark_dead(g, 0);
+  green__schedule_final(hub);
+}
+
+static int check_spawn(green_entry_t fn, const green_spawn_options_t *opts,
+                       green_hub_t **hub, size_t *stack_size) {
+  *hub = green_hub_current();
+  if (*hub == NULL) return GREEN_ESRCH;
+  if (fn == NULL) return GREEN_EINVAL;
+  *stack_size = (*hub)->stack_size;
+  if (opts != NULL && opts->stack_size != 0) {
+    if (opts->stack_size < GREEN__STACK_MIN ||
+        opts->stack_size > GREEN__STACK_MAX)
+      return GREEN_EINVAL;
+    *stack_size = opts->stack_size;
+  }
+  return 0;
+}
+
+static void start_later_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  green_t *g = w->data;
+  (void)loop;
+  (void)revents;
+  green__ready_push(g->hub, g);
+}
+
+static int spawn(double delay, green_entry_t fn, void *arg,
+                 const green_spawn_options_t *opts, green_t **out) {
+  green_hub_t *hub;
+  size_t stack_size;
+  green_t *g;
+  int rc = check_spawn(fn, opts, &hub, &stack_size);
+  if (rc < 0) return rc;
+  if (!(delay >= 0)) return GREEN_EINVAL;
+  g = record_new(hub);
+  if (g == NULL) return GREEN_ENOMEM;
+  if (opts != NULL && opts->name != NULL &&
+      (g->name = strdup(opts->name)) == NULL) {
+    record_recycle(g);
+    return GREEN_ENOMEM;
+  }
+  rc = green__stack_acquire(hub, stack_size, &g->stack);
+  if (rc < 0) {
+    record_recycle(g);
+    return rc;
+  }
+  g->fn = fn;
+  g->arg = arg;
+  g->id = green__next_id();
+  g->state = GREEN_NEW;
+  g->refs = out != NULL ? 2 : 1;
+  g->asan_bottom = g->stack->lo;
+  g->asan_size = g->stack->size;
+  green__context_init(&g->ctx, g->stack->lo, g->stack->size, greenlet_main, g);
+  green__list_push(&hub->all, &g->all);
+  hub->alive++;
+  hub->stats.spawned++;
+  if (delay > 0) {
+    ev_timer_init(&g->start_timer, start_later_cb, delay, 0.);
+    g->start_timer.data = g;
+    ev_timer_start(hub->loop, &g->start_timer);
+  } else {
+    green__ready_push(hub, g);
+  }
+  if (out != NULL) *out = g;
+  return 0;
+}
+
+int green_spawn(green_entry_t fn, void *arg, const green_spawn_options_t *opts,
+                green_t **out) {
+  return spawn(0, fn, arg, opts, out);
+}
+
+int green_spawn_later(double seconds, green_entry_t fn, void *arg,
+                      const green_spawn_options_t *opts, green_t **out) {
+  return spawn(seconds, fn, arg, opts, out);
+}
+
+
+/* ---------------------------------------------------------------- control */
+
+/* The hub of the caller, if g may be acted on from here. */
+static int check_target(const green_t *g, green_hub_t **out) {
+  green_hub_t *hub = green_hub_current();
+  if (hub == NULL) return GREEN_ESRCH;
+  if (g == NULL) return GREEN_EINVAL;
+  if (g->hub != hub) return GREEN_EXDEV;
+  if (g == &hub->hubg) return GREEN_EINVAL;
+  *out = hub;
+  return 0;
+}
+
+int green_kill(green_t *g) {
+  green_hub_t *hub;
+  int rc = check_target(g, &hub);
+  if (rc < 0) return rc;
+  switch (g->state) {
+    case GREEN_DEAD:
+      break;
+    case GREEN_NEW:       /* never runs; its stack was never entered */
+      if (ev_is_active(&g->start_timer))
+        ev_timer_stop(hub->loop, &g->start_timer);
+      else
+        green__ready_remove(hub, g);
+      mark_dead(g, GREEN_ECANCELED);
+      green__greenlet_reap(g);
+      break;
+    case GREEN_BLOCKED:
+      green__wake(g, GREEN_ECANCELED);
+      break;
+    case GREEN_READY:
+    case GREEN_RUNNING:
+      g->kill_pending = 1;
+      break;
+  }
+  return 0;
+}
+
+int green_join(green_t *g, double timeout) {
+  green_hub_t *hub;
+  int rc = check_target(g, &hub);
+  if (rc < 0) return rc;
+  if ((rc = green__check_timeout(timeout)) < 0) return rc;
+  if ((rc = green__check_blocking(&hub)) < 0) return rc;
+  if (g->state == GREEN_DEAD) return 0;
+  if (g == hub->current) return GREEN_EDEADLK;
+  return green__wait(hub, &g->joiners, timeout);
+}
+
+green_t *green_current(void) {
+  green_hub_t *hub = green_hub_current();
+  return hub != NULL ? hub->current : NULL;
+}
+
+green_state_t green_state(const green_t *g) {
+  return g->state;
+}
+
+int green_result(const green_t *g, void **result) {
+  if (g == NULL) return GREEN_EINVAL;
+  if (g->state != GREEN_DEAD) return GREEN_EAGAIN;
+  if (g->exit_status < 0) return g->exit_status;
+  if (result != NULL) *result = g->result;
+  return 0;
+}
+
+const char *green_name(const green_t *g) {
+  return g != NULL ? g->name : NULL;
+}
+
+int green_set_name(green_t *g, const char *name) {
+  char *copy = NULL;
+  if (g == NULL) return GREEN_EINVAL;
+  if (name != NULL && (copy = strdup(name)) == NULL) return GREEN_ENOMEM;
+  free(g->name);
+  g->name = copy;
+  return 0;
+}
+
+uint64_t green_id(const green_t *g) {
+  return g != NULL ? g->id : 0;
+}

@@ -1,0 +1,284 @@
+/*
+** hub.c: the hub greenlet and its libev loop, host entry points, and the
+** thread-safe wake.
+**
+** The hub greenlet runs this loop:
+**   1. poll the loop (without waiting if greenlets are ready);
+**   2. if nothing is ready and no watcher is active, nothing can wake the
+**      blocked greenlets: they get GREEN_EDEADLK (or, if none is blocked, a
+**      green_hub_run caller learns that nothing is left);
+**   3. switch to the first ready greenlet; control comes back when the
+**      greenlets have run out of work or the switch interval has passed.
+*/
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DEFAULT_POOL_MAX        1024u
+#define DEFAULT_GUARDED_MAX     16384u
+#define DEFAULT_SWITCH_INTERVAL 0.005
+
+static __thread green_hub_t *this_hub;
+
+green_hub_t *green_hub_current(void) {
+  return this_hub;
+}
+
+
+/* ---------------------------------------------------------------- loop */
+
+void green__wake_stuck(green_hub_t *hub) {
+  green__node *node;
+  int woke = 0;
+  if (hub->main.state == GREEN_BLOCKED && hub->run_waiter != &hub->main) {
+    green__wake(&hub->main, GREEN_EDEADLK);
+    woke = 1;
+  }
+  for (node = hub->all.next; node != &hub->all; node = node->next) {
+    green_t *g = green__container(node, green_t, all);
+    if (g->state == GREEN_BLOCKED) {
+      green__wake(g, GREEN_EDEADLK);
+      woke = 1;
+    }
+  }
+  if (!woke && hub->run_waiter != NULL) green__wake(hub->run_waiter, 0);
+}
+
+void green__hub_loop(void *arg) {
+  green_hub_t *hub = arg;
+  green__switch_landed(hub);
+  for (;;) {
+    green_t *next;
+    int alive;
+    green__polled(hub);
+    alive = ev_run(hub->loop, hub->ready_count > 0 ? EVRUN_NOWAIT : EVRUN_ONCE);
+    if (hub->ready_count == 0 && !alive) green__wake_stuck(hub);
+    next = green__ready_shift(hub);
+    green__assert(next != NULL, "the hub found nothing to run");
+    green__switch_to(hub, next);
+  }
+}
+
+
+/* ---------------------------------------------------------------- posts */
+
+static void run_posted(struct ev_loop *loop, ev_async *w, int revents) {
+  green_hub_t *hub = w->data;
+  green_call_t *calls, *reversed = NULL;
+  (void)loop;
+  (void)revents;
+  calls = atomic_exchange_explicit(&hub->posted, NULL, memory_order_acquire);
+  while (calls != NULL) {               /* newest first: reverse to FIFO */
+    green_call_t *next = calls->next;
+    calls->next = reversed;
+    reversed = calls;
+    calls = next;
+  }
+  while (reversed != NULL) {
+    green_call_t *call = reversed;
+    reversed = call->next;
+    call->fn(call);                     /* may free call */
+  }
+}
+
+int green_hub_post(green_hub_t *hub, green_call_t *call) {
+  green_call_t *head;
+  if (hub == NULL || call == NULL || call->fn == NULL) return GREEN_EINVAL;
+  head = atomic_load_explicit(&hub->posted, memory_order_relaxed);
+  do {
+    call->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &hub->posted, &head, call, memory_order_release, memory_order_relaxed));
+  ev_async_send(hub->loop, &hub->wake);
+  return 0;
+}
+
+
+/* ---------------------------------------------------------------- create */
+
+static int check_options(const green_hub_options_t *opts) {
+  if (opts == NULL) return 0;
+  if (opts->stack_size != 0 && (opts->stack_size < GREEN__STACK_MIN ||
+                                opts->stack_size > GREEN__STACK_MAX))
+    return GREEN_EINVAL;
+  if (!(opts->switch_interval >= 0) || opts->switch_interval > 3600)
+    return GREEN_EINVAL;
+  return 0;
+}
+
+static void apply_options(green_hub_t *hub, const green_hub_options_t *opts) {
+  green_hub_options_t none;
+  memset(&none, 0, sizeof none);
+  if (opts == NULL) opts = &none;
+  hub->stack_size = opts->stack_size ? opts->stack_size : GREEN__STACK_DEFAULT;
+  hub->stack_pool_max = opts->stack_pool_max ? opts->stack_pool_max
+                                             : DEFAULT_POOL_MAX;
+  hub->guarded_max = opts->guarded_max ? opts->guarded_max
+                                       : DEFAULT_GUARDED_MAX;
+  green_hub_set_switch_interval(hub, opts->switch_interval > 0
+                                         ? opts->switch_interval
+                                         : DEFAULT_SWITCH_INTERVAL);
+  hub->loop = opts->loop;
+}
+
+static void init_builtin(green_hub_t *hub, green_t *g) {
+  g->hub = hub;
+  g->id = green__next_id();
+  green__list_init(&g->link);
+  green__list_init(&g->all);
+  green__list_init(&g->joiners);
+}
+
+static void free_partial(green_hub_t *hub) {
+  if (hub->hubg.stack != NULL) green__stack_release(hub, hub->hubg.stack);
+  green__stack_pool_free(hub);
+  if (hub->own_loop) ev_loop_destroy(hub->loop);
+  free(hub);
+}
+
+int green_hub_new(const green_hub_options_t *opts, green_hub_t **out) {
+  green_hub_t *hub;
+  int rc;
+  if (out == NULL) return GREEN_EINVAL;
+  if ((rc = check_options(opts)) < 0) return rc;
+  if (this_hub != NULL) return GREEN_EEXIST;
+  if ((hub = calloc(1, sizeof *hub)) == NULL) return GREEN_ENOMEM;
+  apply_options(hub, opts);
+  green__stack_pool_init(hub);
+  green__list_init(&hub->ready);
+  green__list_init(&hub->all);
+  green__list_init(&hub->free_records);
+  if (hub->loop == NULL) {
+    hub->loop = ev_loop_new(EVFLAG_AUTO);
+    hub->own_loop = 1;
+    if (hub->loop == NULL) {
+      free(hub);
+      return GREEN_ENOMEM;
+    }
+  }
+  init_builtin(hub, &hub->main);
+  init_builtin(hub, &hub->hubg);
+  rc = green__stack_acquire(hub, hub->stack_size, &hub->hubg.stack);
+  if (rc == 0) rc = green__altstack_enable(hub);
+  if (rc < 0) {
+    free_partial(hub);
+    return rc;
+  }
+  hub->main.state = GREEN_RUNNING;
+  hub->hubg.state = GREEN_NEW;
+  hub->hubg.asan_bottom = hub->hubg.stack->lo;
+  hub->hubg.asan_size = hub->hubg.stack->size;
+  green__context_init(&hub->hubg.ctx, hub->hubg.stack->lo,
+                      hub->hubg.stack->size, green__hub_loop, hub);
+  hub->current = &hub->main;
+  hub->previous = &hub->main;
+
+  ev_async_init(&hub->wake, run_posted);
+  hub->wake.data = hub;
+  ev_async_start(hub->loop, &hub->wake);
+  ev_unref(hub->loop);                  /* a post is not a reason to live */
+  green__overflow_install();
+  green__polled(hub);
+  hub->stats.polls = 0;
+  this_hub = hub;
+  *out = hub;
+  return 0;
+}
+
+int green_hub_free(green_hub_t *hub) {
+  if (hub == NULL) return GREEN_EINVAL;
+  if (hub != this_hub) return GREEN_EXDEV;
+  if (hub->current != &hub->main) return GREEN_EPERM;
+  if (hub->alive > 0 || hub->records_out > 0) return GREEN_EBUSY;
+  ev_ref(hub->loop);
+  ev_async_stop(hub->loop, &hub->wake);
+  green__altstack_disable(hub);
+  green__record_free_all(hub);
+  this_hub = NULL;
+  free_partial(hub);
+  return 0;
+}
+
+
+/* ---------------------------------------------------------------- run */
+
+static int check_host(green_hub_t *hub) {
+  if (hub == NULL) return GREEN_EINVAL;
+  if (hub != this_hub) return GREEN_EXDEV;
+  if (hub->current != &hub->main) return GREEN_EPERM;
+  return 0;
+}
+
+/* Block the main greenlet until nothing is left, or the budget is spent
+   (budget < 0: no budget). The deadline timer is unreferenced so that it
+   does not count as work. */
+static int run_main(green_hub_t *hub, double budget) {
+  ev_timer deadline;
+  int status;
+  if (budget >= 0) {
+    green__timer_start(hub, &deadline, &hub->main, budget);
+    ev_unref(hub->loop);
+  }
+  hub->run_waiter = &hub->main;
+  status = green__block(hub);
+  hub->run_waiter = NULL;
+  if (budget >= 0) {
+    ev_ref(hub->loop);
+    ev_timer_stop(hub->loop, &deadline);
+  }
+  return status;
+}
+
+int green_hub_run(green_hub_t *hub) {
+  int rc = check_host(hub);
+  if (rc < 0) return rc;
+  return run_main(hub, -1);
+}
+
+int green_hub_run_slice(green_hub_t *hub, double seconds) {
+  int rc = check_host(hub);
+  if (rc < 0) return rc;
+  if (!(seconds >= 0) || isinf(seconds)) return GREEN_EINVAL;
+  rc = run_main(hub, seconds);
+  if (rc == GREEN_ETIMEDOUT) return 1;
+  return rc;
+}
+
+
+/* ---------------------------------------------------------------- misc */
+
+struct ev_loop *green_hub_loop(green_hub_t *hub) {
+  return hub != NULL ? hub->loop : NULL;
+}
+
+void green_hub_ref(green_hub_t *hub) {
+  ev_ref(hub->loop);
+}
+
+void green_hub_unref(green_hub_t *hub) {
+  ev_unref(hub->loop);
+}
+
+int green_hub_set_switch_interval(green_hub_t *hub, double seconds) {
+  if (hub == NULL || !(seconds > 0) || seconds > 3600) return GREEN_EINVAL;
+  hub->switch_interval_ns = (uint64_t)(seconds * 1e9);
+  return 0;
+}
+
+double green_hub_switch_interval(green_hub_t *hub) {
+  return hub != NULL ? (double)hub->switch_interval_ns / 1e9 : 0.0;
+}
+
+int green_hub_stats(green_hub_t *hub, green_hub_stats_t *stats) {
+  if (hub == NULL || stats == NULL) return GREEN_EINVAL;
+  *stats = hub->stats;
+  stats->alive = hub->alive;
+  stats->ready = hub->ready_count;
+  stats->stacks_mapped = hub->guarded_mapped;
+  stats->stacks_in_arenas = hub->arena_slots;
+  stats->stacks_pooled = hub->free_stack_count;
+  return 0;
+}

@@ -1,0 +1,186 @@
+/*
+** internal.h: what the runtime's files share and a host never sees.
+** Everything here is green__ prefixed and hidden from the shared library.
+*/
+
+#ifndef GREEN_INTERNAL_H
+#define GREEN_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "context.h"
+#include "green.h"
+
+#ifdef NDEBUG
+#  define green__assert(cond, msg) ((void)0)
+#else
+#  define green__assert(cond, msg) \
+     ((cond) ? (void)0 : green__assert_failed(msg, __FILE__, __LINE__))
+#endif
+
+/* Doubly linked circular list; an empty list points at itself. */
+typedef struct green__node {
+  struct green__node *prev, *next;
+} green__node;
+
+/* Stack sizes a hub or a spawn may ask for. */
+#define GREEN__STACK_DEFAULT (256u * 1024)
+#define GREEN__STACK_MIN     (16u * 1024)
+#define GREEN__STACK_MAX     ((size_t)1 << 30)
+
+/*
+** Bookkeeping of one stack, kept at its own top so that pooling needs no
+** allocation. Usable stack is [lo, this header).
+*/
+typedef struct green__stack {
+  struct green__stack *next_free;   /* in the hub's pool */
+  char *lo;                 /* lowest usable byte */
+  char *guard_lo;           /* guard page is [guard_lo, lo); empty if none */
+  void *map;                /* own mapping to munmap; NULL in an arena */
+  size_t map_size;
+  size_t size;              /* usable size requested */
+  const uint64_t *canary;   /* words just below lo, for arena stacks */
+  unsigned valgrind_id;
+  unsigned char in_arena;   /* a slot of an arena, never unmapped alone */
+  unsigned char is_default; /* of the hub's default size: may be pooled */
+} green__stack;
+
+struct green_greenlet {
+  green__context ctx;
+  green__node link;         /* ready queue, or the hub's record pool */
+  green__node all;          /* every live greenlet of the hub */
+  green_hub_t *hub;
+  green__stack *stack;      /* NULL for the main greenlet */
+  green_entry_t fn;
+  void *arg;
+  void *result;
+  char *name;
+  uint64_t id;
+  green__node joiners;      /* green__waiter nodes of greenlets joining */
+  ev_timer start_timer;     /* green_spawn_later */
+  unsigned refs;
+  green_state_t state;
+  int wake_status;          /* what the blocking call returns */
+  int exit_status;          /* 0 returned; GREEN_ECANCELED never started */
+  unsigned char kill_pending;
+  void *asan_fake_stack;    /* sanitizer bookkeeping, see sched.c */
+  const void *asan_bottom;
+  size_t asan_size;
+};
+
+/* A greenlet waiting in a wait queue; lives on the waiter's stack. */
+typedef struct green__waiter {
+  green__node node;
+  green_t *g;
+} green__waiter;
+
+typedef struct green__arena {
+  struct green__arena *next;
+  void *map;
+  size_t map_size;
+  green__stack *slots[64];  /* GREEN__ARENA_SLOTS */
+} green__arena;
+#define GREEN__ARENA_SLOTS 64
+#define GREEN__CANARY_WORDS 2
+
+struct green_hub {
+  struct ev_loop *loop;
+  int own_loop;
+  green_t *current;
+  green_t main;             /* the thread's own stack, adopted */
+  green_t hubg;             /* runs the loop */
+  green_t *previous;        /* the greenlet switched away from last */
+  green_t *run_waiter;      /* main greenlet inside green_hub_run* */
+
+  green__node ready;        /* FIFO of green_t.link */
+  unsigned ready_count;
+  green__node all;          /* green_t.all of live spawned greenlets */
+  unsigned alive;
+  green__node free_records;
+  unsigned free_record_count;
+  unsigned records_out;     /* spawned records not yet recycled */
+
+  uint64_t poll_due_ns;     /* coarse clock: poll the loop once past this */
+  uint64_t switch_interval_ns;
+
+  ev_async wake;            /* green_hub_post from other threads */
+  _Atomic(green_call_t *) posted;
+
+  /* stack pool, see stack.c */
+  size_t stack_size;
+  unsigned stack_pool_max, guarded_max;
+  green__stack *free_stacks;
+  unsigned free_stack_count, free_guarded_count;
+  unsigned guarded_mapped, arena_slots;
+  green__arena *arenas;
+  uint64_t canary[GREEN__CANARY_WORDS];
+  void *altstack;           /* signal stack for overflow reports */
+  size_t altstack_size;
+
+  green_hub_stats_t stats;
+};
+
+/* list.c */
+void green__list_init(green__node *list);
+int green__list_empty(const green__node *list);
+void green__list_push(green__node *list, green__node *node);
+void green__list_remove(green__node *node);
+green__node *green__list_shift(green__node *list);
+#define green__container(ptr, type, member) \
+  ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* sched.c: the ready queue, switching, and the one wake-up path */
+void green__switch_to(green_hub_t *hub, green_t *next);
+void green__switch_landed(green_hub_t *hub);
+void green__ready_push(green_hub_t *hub, green_t *g);
+void green__ready_remove(green_hub_t *hub, green_t *g);
+green_t *green__ready_shift(green_hub_t *hub);
+void green__wake(green_t *g, int status);
+int green__block(green_hub_t *hub);
+int green__wait(green_hub_t *hub, green__node *waitq, double timeout);
+void green__wake_all(green__node *waitq, int status);
+int green__check_blocking(green_hub_t **hub);
+int green__check_timeout(double timeout);
+int green__poll_due(const green_hub_t *hub);
+void green__polled(green_hub_t *hub);
+void green__timer_wake_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void green__timer_start(green_hub_t *hub, ev_timer *t, green_t *g,
+                        double timeout);
+
+void green__schedule_final(green_hub_t *hub) __attribute__((noreturn));
+
+/* greenlet.c */
+void green__greenlet_reap(green_t *g);
+void green__record_free_all(green_hub_t *hub);
+uint64_t green__next_id(void);
+
+/* hub.c */
+void green__hub_loop(void *arg);
+void green__wake_stuck(green_hub_t *hub);
+
+/* stack.c */
+void green__stack_pool_init(green_hub_t *hub);
+int green__stack_acquire(green_hub_t *hub, size_t size, green__stack **out);
+void green__stack_release(green_hub_t *hub, green__stack *stack);
+void green__stack_pool_free(green_hub_t *hub);
+int green__stack_canary_ok(const green_hub_t *hub, const green__stack *stack);
+
+/* overflow.c */
+void green__overflow_install(void);
+int green__altstack_enable(green_hub_t *hub);
+void green__altstack_disable(green_hub_t *hub);
+void green__report_overflow(const green_t *g, const char *what,
+                            const void *addr);
+
+/* clock */
+uint64_t green__coarse_ns(void);
+
+void green__context_returned(void) __attribute__((noreturn));
+void green__assert_failed(const char *msg, const char *file, int line)
+    __attribute__((noreturn));
+
+#endif

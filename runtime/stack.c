@@ -1,0 +1,229 @@
+/*
+** stack.c: greenlet stacks, their guard pages and canaries, and the pool
+** that reuses them.
+**
+** Stacks are mmap'd without reserving swap, so only touched pages cost
+** memory. Up to guarded_max stacks get their own PROT_NONE guard page: an
+** overflow faults at once and overflow.c names the greenlet. Each such stack
+** is two kernel mappings, and Linux allows 65530 per process by default
+** (vm.max_map_count), so past that number stacks come from arenas: one
+** mapping of GREEN__ARENA_SLOTS stacks with a single guard page below them.
+** Between two arena stacks lie canary words; an overflow that writes them is
+** reported at the greenlet's next switch, which is later and less certain
+** than a guard page, and is the price of going past ~32k greenlets.
+**
+** Layout of one stack, low to high addresses:
+**   [guard page or the canary of the stack below][usable ... ][green__stack]
+** The bookkeeping header sits at the top, so pooling needs no allocation.
+*/
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#  define GREEN_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define GREEN_ASAN 1
+#  endif
+#endif
+#ifdef GREEN_ASAN
+#  include <sanitizer/asan_interface.h>
+#endif
+
+#if defined(__has_include)
+#  if __has_include(<valgrind/valgrind.h>)
+#    include <valgrind/valgrind.h>
+#    define GREEN_VALGRIND 1
+#  endif
+#endif
+
+#define CANARY_BYTES (GREEN__CANARY_WORDS * sizeof(uint64_t))
+
+static size_t page_size(void) {
+  static size_t size;
+  if (size == 0) size = (size_t)sysconf(_SC_PAGESIZE);
+  return size;
+}
+
+static size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) / to * to;
+}
+
+/* Place the header at the top of [lo, top) and describe the stack. */
+static green__stack *header_at(char *lo, char *top) {
+  uintptr_t at = ((uintptr_t)top - sizeof(green__stack)) & ~(uintptr_t)15;
+  green__stack *s = (green__stack *)at;
+  memset(s, 0, sizeof *s);
+  s->lo = lo;
+  s->guard_lo = lo;
+  s->size = (size_t)((char *)s - lo);
+#ifdef GREEN_VALGRIND
+  s->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)s);
+#endif
+  return s;
+}
+
+static void forget(green__stack *s) {
+#ifdef GREEN_VALGRIND
+  VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+#endif
+  (void)s;
+}
+
+static void *map_with_guard(green_hub_t *hub, size_t bytes) {
+  char *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                   -1, 0);
+  if (map == MAP_FAILED) return NULL;
+  if (mprotect(map, page_size(), PROT_NONE) != 0) {   /* ENOMEM at the */
+    munmap(map, bytes);                                /* mapping limit  */
+    return NULL;
+  }
+  hub->stats.stack_maps++;
+  return map;
+}
+
+
+/* ---------------------------------------------------------------- guarded */
+
+static int map_guarded(green_hub_t *hub, size_t size, green__stack **out) {
+  size_t bytes = page_size() + round_up(size + sizeof(green__stack), page_size());
+  char *map = map_with_guard(hub, bytes);
+  green__stack *s;
+  if (map == NULL) return GREEN_ENOMEM;
+  s = header_at(map + page_size(), map + bytes);
+  s->guard_lo = map;
+  s->map = map;
+  s->map_size = bytes;
+  s->is_default = size == hub->stack_size;
+  hub->guarded_mapped++;
+  *out = s;
+  return 0;
+}
+
+static void unmap_guarded(green_hub_t *hub, green__stack *s) {
+  forget(s);
+  munmap(s->map, s->map_size);
+  hub->guarded_mapped--;
+}
+
+
+/* ---------------------------------------------------------------- arenas */
+
+static void pool_push(green_hub_t *hub, green__stack *s) {
+  s->next_free = hub->free_stacks;
+  hub->free_stacks = s;
+  hub->free_stack_count++;
+  if (!s->in_arena) hub->free_guarded_count++;
+}
+
+static green__stack *pool_pop(green_hub_t *hub) {
+  green__stack *s = hub->free_stacks;
+  if (s == NULL) return NULL;
+  hub->free_stacks = s->next_free;
+  hub->free_stack_count--;
+  if (!s->in_arena) hub->free_guarded_count--;
+  return s;
+}
+
+/* Map an arena, write every canary, pool all slots but the first. */
+static int map_arena(green_hub_t *hub, green__stack **out) {
+  size_t slot = round_up(hub->stack_size + sizeof(green__stack) + CANARY_BYTES,
+                         page_size());
+  size_t bytes = page_size() + slot * GREEN__ARENA_SLOTS;
+  green__arena *arena = malloc(sizeof *arena);
+  char *map, *base;
+  int k;
+  if (arena == NULL) return GREEN_ENOMEM;
+  if ((map = map_with_guard(hub, bytes)) == NULL) {
+    free(arena);
+    return GREEN_ENOMEM;
+  }
+  arena->map = map;
+  arena->map_size = bytes;
+  arena->next = hub->arenas;
+  hub->arenas = arena;
+  base = map + page_size();
+  for (k = 0; k < GREEN__ARENA_SLOTS; k++) {
+    char *lo = base + (size_t)k * slot, *top = lo + slot;
+    green__stack *s;
+    memcpy(top - CANARY_BYTES, hub->canary, CANARY_BYTES);
+    s = header_at(lo, top - CANARY_BYTES);
+    s->in_arena = 1;
+    s->is_default = 1;
+    if (k == 0)
+      s->guard_lo = map;
+    else
+      s->canary = (const uint64_t *)(void *)(lo - CANARY_BYTES);
+    arena->slots[k] = s;
+  }
+  hub->arena_slots += GREEN__ARENA_SLOTS;
+  for (k = GREEN__ARENA_SLOTS - 1; k > 0; k--) pool_push(hub, arena->slots[k]);
+  *out = arena->slots[0];
+  return 0;
+}
+
+int green__stack_canary_ok(const green_hub_t *hub, const green__stack *s) {
+  return memcmp(s->canary, hub->canary, CANARY_BYTES) == 0;
+}
+
+
+/* ---------------------------------------------------------------- pool */
+
+/* Pick the hub's canary: random, so that no stack data matches it by
+   accident. */
+void green__stack_pool_init(green_hub_t *hub) {
+  if (getrandom(hub->canary, CANARY_BYTES, GRND_NONBLOCK) !=
+      (ssize_t)CANARY_BYTES) {
+    hub->canary[0] = (uint64_t)(uintptr_t)hub * 0x9E3779B97F4A7C15u;
+    hub->canary[1] = (uint64_t)time(NULL) ^ 0xC2B2AE3D27D4EB4Fu;
+  }
+}
+
+int green__stack_acquire(green_hub_t *hub, size_t size, green__stack **out) {
+  int is_default = size == hub->stack_size;
+  green__stack *s;
+  if (is_default && (s = pool_pop(hub)) != NULL) {
+    hub->stats.stacks_reused++;
+#ifdef GREEN_ASAN
+    /* Frames of the previous owner never returned: clear their poison. */
+    ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
+#endif
+    *out = s;
+    return 0;
+  }
+  if (is_default && hub->guarded_mapped >= hub->guarded_max)
+    return map_arena(hub, out);
+  return map_guarded(hub, size, out);
+}
+
+void green__stack_release(green_hub_t *hub, green__stack *s) {
+  if (s->in_arena ||
+      (s->is_default && hub->free_guarded_count < hub->stack_pool_max))
+    pool_push(hub, s);
+  else
+    unmap_guarded(hub, s);
+}
+
+/* Unmap every pooled stack and every arena; no stack may be in use. */
+void green__stack_pool_free(green_hub_t *hub) {
+  green__stack *s;
+  while ((s = pool_pop(hub)) != NULL)
+    if (!s->in_arena) unmap_guarded(hub, s);
+  while (hub->arenas != NULL) {
+    green__arena *arena = hub->arenas;
+    int k;
+    hub->arenas = arena->next;
+    for (k = 0; k < GREEN__ARENA_SLOTS; k++) forget(arena->slots[k]);
+    munmap(arena->map, arena->map_size);
+    hub->arena_slots -= GREEN__ARENA_SLOTS;
+    free(arena);
+  }
+}
