@@ -6,6 +6,7 @@
 
 #if defined(GREEN_SWITCH_UCONTEXT)
 
+#include <fenv.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ static void trampoline(unsigned entry_hi, unsigned entry_lo,
   void (*entry)(void *);
   void *fn = join_halves(entry_hi, entry_lo);
   memcpy(&entry, &fn, sizeof entry);
+  fesetenv(FE_DFL_ENV);   /* as the assembly switches: the ABI's defaults */
   entry(join_halves(arg_hi, arg_lo));
   green__context_returned();
 }

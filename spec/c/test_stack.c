@@ -1,0 +1,242 @@
+/*
+** test_stack.c: stack pooling, many greenlets, stack sizes, arenas, and
+** overflow reports (in child processes, since an overflow ends one).
+*/
+
+#include <sys/resource.h>
+
+#include "check.h"
+#include "green.h"
+
+static green_hub_t *hub;
+static long finished;
+
+static void *finish(void *arg) {
+  finished++;
+  return arg;
+}
+
+static void *sleep_then_finish(void *arg) {
+  CHECK_INT(green_sleep(0.05), ==, 0);
+  finished++;
+  return arg;
+}
+
+static void test_stacks_are_reused(void) {
+  green_hub_stats_t stats;
+  green_t *g;
+  int i;
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  for (i = 0; i < 100; i++) {
+    CHECK_INT(green_spawn(finish, NULL, NULL, &g), ==, 0);
+    CHECK_INT(green_join(g, GREEN_FOREVER), ==, 0);
+    green_release(g);
+  }
+  CHECK_INT(green_hub_stats(hub, &stats), ==, 0);
+  CHECK_INT(finished, ==, 100);
+  CHECK_INT(stats.stack_maps, ==, 2);          /* the hub's and one more */
+  CHECK_INT(stats.stacks_reused, ==, 99);
+  CHECK_INT(stats.stacks_pooled, ==, 1);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+static void test_ten_thousand_alive(void) {
+  green_hub_stats_t stats;
+  int i;
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  for (i = 0; i < 10000; i++)
+    CHECK_INT(green_spawn(sleep_then_finish, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);             /* every one starts */
+  CHECK_INT(green_hub_stats(hub, &stats), ==, 0);
+  CHECK_INT(stats.alive, ==, 10000);
+  CHECK_INT(stats.ready, ==, 0);
+  CHECK_INT(finished, ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(finished, ==, 10000);
+  CHECK_INT(green_hub_stats(hub, &stats), ==, 0);
+  CHECK_INT(stats.stacks_pooled, ==, 1024);    /* the pool's bound */
+  CHECK_INT(stats.stacks_mapped, ==, 1025);    /* pool and the hub's own */
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+static void test_hundred_thousand_spawned(void) {
+  green_hub_stats_t stats;
+  int batch, i;
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  for (batch = 0; batch < 100; batch++) {
+    for (i = 0; i < 1000; i++)
+      CHECK_INT(green_spawn(finish, NULL, NULL, NULL), ==, 0);
+    CHECK_INT(green_hub_run(hub), ==, 0);
+  }
+  CHECK_INT(finished, ==, 100000);
+  CHECK_INT(green_hub_stats(hub, &stats), ==, 0);
+  CHECK_INT(stats.spawned, ==, 100000);
+  CHECK(stats.stack_maps <= 1001);             /* the rest came from the pool */
+  CHECK(stats.stacks_reused >= 99000);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+/* Write `depth` KiB of stack, every byte of it. */
+static int recurse(int depth) {
+  volatile char frame[1024];
+  int i;
+  for (i = 0; i < 1024; i++) frame[i] = (char)depth;
+  if (depth <= 1) return frame[0];
+  return recurse(depth - 1) + frame[1023];
+}
+
+static void *use_stack(void *arg) {
+  intptr_t kib = (intptr_t)arg;
+  return (void *)(intptr_t)recurse((int)kib);
+}
+
+static void test_stack_sizes(void) {
+  green_spawn_options_t big = {"big", 8u << 20}, small = {"small", 64u << 10};
+  green_hub_options_t opts;
+  green_t *g;
+  memset(&opts, 0, sizeof opts);
+  opts.stack_size = 128u << 10;
+  CHECK_INT(green_hub_new(&opts, &hub), ==, 0);
+  CHECK_INT(green_spawn(use_stack, (void *)(intptr_t)4096, &big, &g), ==, 0);
+  CHECK_INT(green_join(g, GREEN_FOREVER), ==, 0);
+  green_release(g);
+  CHECK_INT(green_spawn(use_stack, (void *)(intptr_t)32, &small, &g), ==, 0);
+  CHECK_INT(green_join(g, GREEN_FOREVER), ==, 0);
+  green_release(g);
+  CHECK_INT(green_spawn(use_stack, (void *)(intptr_t)100, NULL, &g), ==, 0);
+  CHECK_INT(green_join(g, GREEN_FOREVER), ==, 0);
+  green_release(g);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+static void test_arenas_past_guarded_max(void) {
+  green_hub_options_t opts;
+  green_hub_stats_t stats;
+  int i;
+  memset(&opts, 0, sizeof opts);
+  opts.guarded_max = 4;
+  CHECK_INT(green_hub_new(&opts, &hub), ==, 0);
+  for (i = 0; i < 300; i++)
+    CHECK_INT(green_spawn(sleep_then_finish, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);
+  CHECK_INT(green_hub_stats(hub, &stats), ==, 0);
+  CHECK_INT(stats.alive, ==, 300);
+  CHECK_INT(stats.stacks_mapped, ==, 4);
+  CHECK_INT(stats.stacks_in_arenas, ==, 320);   /* five arenas of 64 */
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(finished, ==, 300);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+/* Run fn in a child with stderr captured; return its wait status. */
+static int run_capturing_stderr(void (*fn)(void), char *out, size_t size) {
+  int pipefd[2], status;
+  size_t len = 0;
+  ssize_t n;
+  pid_t pid;
+  CHECK_INT(pipe(pipefd), ==, 0);
+  fflush(NULL);
+  pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    dup2(pipefd[1], STDERR_FILENO);
+    close(pipefd[0]);
+    fn();
+    _exit(0);
+  }
+  close(pipefd[1]);
+  while (len < size - 1 && (n = read(pipefd[0], out + len, size - 1 - len)) > 0)
+    len += (size_t)n;
+  out[len] = '\0';
+  close(pipefd[0]);
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+static void overflow_guarded(void) {
+  green_spawn_options_t opts = {"deep", 64u << 10};
+  if (green_hub_new(NULL, &hub) != 0) _exit(3);
+  if (green_spawn(use_stack, (void *)(intptr_t)100000, &opts, NULL) != 0)
+    _exit(4);
+  green_hub_run(hub);
+  _exit(5);                           /* not reached: the overflow kills */
+}
+
+static void test_guard_page_overflow_is_reported(void) {
+  char out[4096];
+  int status = run_capturing_stderr(overflow_guarded, out, sizeof out);
+  CHECK(WIFSIGNALED(status));
+  CHECK_INT(WTERMSIG(status), ==, SIGSEGV);
+  CHECK(strstr(out, "green: stack overflow in greenlet 'deep' #") != NULL);
+  CHECK(strstr(out, "hit the guard page") != NULL);
+  CHECK(strstr(out, "; its stack is 0x") != NULL);
+}
+
+static void *overflow_a_little(void *arg) {
+  recurse(300);                       /* 300 KiB into a 256 KiB stack */
+  CHECK_INT(green_yield(), ==, 0);    /* the switch finds the canary gone */
+  return arg;
+}
+
+static void overflow_in_arena(void) {
+  green_hub_options_t opts;
+  green_spawn_options_t name = {"arena-deep", 0};
+  memset(&opts, 0, sizeof opts);
+  opts.guarded_max = 1;               /* only the hub's stack is guarded */
+  if (green_hub_new(&opts, &hub) != 0) _exit(3);
+  /* The first arena stack sits on the arena's guard page; the second has
+     the first one's top, with the canary, below it. */
+  if (green_spawn(sleep_then_finish, NULL, NULL, NULL) != 0) _exit(4);
+  if (green_spawn(overflow_a_little, NULL, &name, NULL) != 0) _exit(4);
+  green_hub_run(hub);
+  _exit(5);
+}
+
+static void test_arena_canary_overwrite_is_reported(void) {
+  char out[4096];
+  int status = run_capturing_stderr(overflow_in_arena, out, sizeof out);
+  CHECK(WIFSIGNALED(status));
+  CHECK_INT(WTERMSIG(status), ==, SIGABRT);
+  CHECK(strstr(out, "green: stack overflow in greenlet 'arena-deep' #") != NULL);
+  CHECK(strstr(out, "canary below its stack was overwritten") != NULL);
+}
+
+static long vm_size_bytes(void) {
+  char line[256];
+  long kib = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  CHECK(f != NULL);
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmSize: %ld kB", &kib) == 1) break;
+  fclose(f);
+  return kib * 1024;
+}
+
+/* Out of address space: spawn fails with GREEN_ENOMEM and the hub goes on. */
+static void test_out_of_memory_is_an_error(void) {
+  green_spawn_options_t huge = {NULL, 512u << 20};
+  struct rlimit limit;
+  green_t *g;
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  limit.rlim_cur = limit.rlim_max = (rlim_t)(vm_size_bytes() + (64 << 20));
+  CHECK_INT(setrlimit(RLIMIT_AS, &limit), ==, 0);
+  CHECK_INT(green_spawn(finish, NULL, &huge, &g), ==, GREEN_ENOMEM);
+  CHECK_INT(green_spawn(finish, NULL, NULL, &g), ==, 0);
+  CHECK_INT(green_join(g, GREEN_FOREVER), ==, 0);
+  CHECK_INT(finished, ==, 1);
+  green_release(g);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+static const check_test_t tests[] = {
+  CHECK_TEST(test_stacks_are_reused),
+  CHECK_TEST(test_ten_thousand_alive),
+  CHECK_TEST(test_hundred_thousand_spawned),
+  CHECK_TEST(test_stack_sizes),
+  CHECK_TEST(test_arenas_past_guarded_max),
+  CHECK_TEST(test_guard_page_overflow_is_reported),
+  CHECK_TEST(test_arena_canary_overwrite_is_reported),
+  CHECK_TEST(test_out_of_memory_is_an_error),
+};
+
+CHECK_MAIN(tests)

@@ -1,0 +1,154 @@
+/*
+** test_switch.c: the context switch itself (internal API), and the state
+** a greenlet keeps across switches.
+*/
+
+#include <fenv.h>
+
+#include "check.h"
+#include "context.h"
+#include "green.h"
+
+static green__context main_ctx, other_ctx;
+static char other_stack[64 * 1024] __attribute__((aligned(16)));
+static int entry_calls;
+static uintptr_t seen_alignment;
+
+static void entry(void *arg) {
+  _Alignas(16) volatile char probe[16];
+  probe[0] = 1;
+  seen_alignment = (uintptr_t)probe % 16;
+  entry_calls += (int)(intptr_t)arg;
+  green__switch(&other_ctx, &main_ctx);
+  entry_calls += 10;
+  green__switch(&other_ctx, &main_ctx);
+  CHECK(0);                                 /* never resumed a third time */
+}
+
+static void test_switch_round_trips(void) {
+  green__context_init(&other_ctx, other_stack, sizeof other_stack, entry,
+                      (void *)(intptr_t)1);
+  green__switch(&main_ctx, &other_ctx);
+  CHECK_INT(entry_calls, ==, 1);
+  CHECK_INT(seen_alignment, ==, 0);
+  green__switch(&main_ctx, &other_ctx);
+  CHECK_INT(entry_calls, ==, 11);
+}
+
+/* Values live across a switch sit in callee-saved registers when the
+   compiler can put them there; a lost register shows as a wrong sum. */
+static void *many_live_values(void *arg) {
+  volatile long seed = (long)(intptr_t)arg;
+  long a = seed + 1, b = seed * 3, c = seed ^ 5, d = seed + 7, e = seed * 11,
+       f = seed - 13, g = seed + 17, h = seed * 19;
+  double x = (double)seed * 0.5, y = (double)seed + 0.25;
+  int i;
+  for (i = 0; i < 3; i++) {
+    CHECK_INT(green_yield(), ==, 0);
+    a += b; b += c; c += d; d += e; e += f; f += g; g += h; h += a;
+    x = x * 1.5 + y;
+    y = y - x * 0.25;
+  }
+  return (void *)(intptr_t)(a + b + c + d + e + f + g + h + (long)x + (long)y);
+}
+
+static long expected_sum(long seed) {
+  long a = seed + 1, b = seed * 3, c = seed ^ 5, d = seed + 7, e = seed * 11,
+       f = seed - 13, g = seed + 17, h = seed * 19;
+  double x = (double)seed * 0.5, y = (double)seed + 0.25;
+  int i;
+  for (i = 0; i < 3; i++) {
+    a += b; b += c; c += d; d += e; e += f; f += g; g += h; h += a;
+    x = x * 1.5 + y;
+    y = y - x * 0.25;
+  }
+  return a + b + c + d + e + f + g + h + (long)x + (long)y;
+}
+
+static void test_registers_survive_switches(void) {
+  green_hub_t *hub;
+  green_t *g[4];
+  int i;
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  for (i = 0; i < 4; i++)
+    CHECK_INT(green_spawn(many_live_values, (void *)(intptr_t)(i * 1000 + 3),
+                          NULL, &g[i]), ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  for (i = 0; i < 4; i++) {
+    void *sum;
+    CHECK_INT(green_result(g[i], &sum), ==, 0);
+    CHECK_INT((long)(intptr_t)sum, ==, expected_sum(i * 1000 + 3));
+    green_release(g[i]);
+  }
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+/* The rounding mode is floating-point control state: each greenlet keeps
+   its own, and a new greenlet starts with the ABI's default. */
+static int rounding_seen[4];
+
+static void *round_upward(void *arg) {
+  rounding_seen[0] = fegetround();
+  CHECK_INT(fesetround(FE_UPWARD), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);
+  rounding_seen[1] = fegetround();
+  return arg;
+}
+
+static void *round_downward(void *arg) {
+  rounding_seen[2] = fegetround();
+  CHECK_INT(fesetround(FE_DOWNWARD), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);
+  rounding_seen[3] = fegetround();
+  return arg;
+}
+
+static void test_fp_control_is_per_greenlet(void) {
+  green_hub_t *hub;
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  CHECK_INT(fesetround(FE_TOWARDZERO), ==, 0);
+  CHECK_INT(green_spawn(round_upward, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_spawn(round_downward, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(fegetround(), ==, FE_TOWARDZERO);
+  CHECK_INT(rounding_seen[0], ==, FE_TONEAREST);
+  CHECK_INT(rounding_seen[1], ==, FE_UPWARD);
+  CHECK_INT(rounding_seen[2], ==, FE_TONEAREST);
+  CHECK_INT(rounding_seen[3], ==, FE_DOWNWARD);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+static void returning_entry(void *arg) {
+  (void)arg;
+}
+
+static void test_returning_entry_aborts(void) {
+  int pipefd[2], status;
+  char out[512] = {0};
+  pid_t pid;
+  CHECK_INT(pipe(pipefd), ==, 0);
+  fflush(NULL);
+  pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], STDERR_FILENO);
+    green__context_init(&other_ctx, other_stack, sizeof other_stack,
+                        returning_entry, NULL);
+    green__switch(&main_ctx, &other_ctx);
+    _exit(0);
+  }
+  close(pipefd[1]);
+  CHECK(read(pipefd[0], out, sizeof out - 1) > 0);
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  CHECK_INT(WTERMSIG(status), ==, SIGABRT);
+  CHECK(strstr(out, "there is no frame to return to") != NULL);
+}
+
+static const check_test_t tests[] = {
+  CHECK_TEST(test_switch_round_trips),
+  CHECK_TEST(test_registers_survive_switches),
+  CHECK_TEST(test_fp_control_is_per_greenlet),
+  CHECK_TEST(test_returning_entry_aborts),
+};
+
+CHECK_MAIN(tests)
