@@ -1,9 +1,10 @@
 /*
 ** context.h: the registers a greenlet keeps while it is switched out.
 **
-** green__switch(from, to) saves the caller's callee-saved registers, stack
-** pointer and floating-point control state into *from and resumes *to. The
-** layouts below mirror the slot tables at the top of the .S files; the
+** green__switch(from, to) pushes the caller's callee-saved registers and
+** floating-point control state onto its own stack as a green__frame, stores
+** the stack pointer in *from, and resumes *to by popping its frame. The
+** frame layouts below mirror the slot tables at the top of the .S files; the
 ** static assertions keep the two in step.
 */
 
@@ -20,42 +21,50 @@ typedef struct {
 } green__context;
 
 #elif defined(__x86_64__)
+/* What green__switch leaves at a suspended context's stack pointer. */
 typedef struct {
-  void *rsp;          /* points at the address to resume at */
-  void *rbx, *rbp, *r12, *r13, *r14, *r15;
   uint32_t mxcsr;     /* SSE control and status */
   uint16_t fpucw;     /* x87 control word */
   uint16_t unused;
-} green__context;
-_Static_assert(offsetof(green__context, rsp) == 0, "CTX_RSP");
-_Static_assert(offsetof(green__context, rbx) == 8, "CTX_RBX");
-_Static_assert(offsetof(green__context, rbp) == 16, "CTX_RBP");
-_Static_assert(offsetof(green__context, r12) == 24, "CTX_R12");
-_Static_assert(offsetof(green__context, r13) == 32, "CTX_R13");
-_Static_assert(offsetof(green__context, r14) == 40, "CTX_R14");
-_Static_assert(offsetof(green__context, r15) == 48, "CTX_R15");
-_Static_assert(offsetof(green__context, mxcsr) == 56, "CTX_MXCSR");
-_Static_assert(offsetof(green__context, fpucw) == 60, "CTX_FPUCW");
-_Static_assert(sizeof(green__context) == 64, "CTX_SIZE");
+  void *r15, *r14, *r13, *r12, *rbx, *rbp;
+  void *resume;       /* popped by ret */
+} green__frame;
+_Static_assert(offsetof(green__frame, mxcsr) == 0, "FRAME_MXCSR");
+_Static_assert(offsetof(green__frame, fpucw) == 4, "FRAME_FPUCW");
+_Static_assert(offsetof(green__frame, r15) == 8, "FRAME_R15");
+_Static_assert(offsetof(green__frame, r12) == 32, "FRAME_R12");
+_Static_assert(offsetof(green__frame, r13) == 24, "FRAME_R13");
+_Static_assert(offsetof(green__frame, rbp) == 48, "FRAME_RBP");
+_Static_assert(offsetof(green__frame, resume) == 56, "FRAME_RESUME");
+_Static_assert(sizeof(green__frame) == 64, "FRAME_SIZE");
 
 #elif defined(__aarch64__)
+/* What green__switch leaves at a suspended context's stack pointer. */
 typedef struct {
+  uint64_t d[8];      /* d8..d15, the low halves of v8..v15 */
   uint64_t x[10];     /* x19..x28 */
   uint64_t fp, lr;    /* x29, x30: lr is where the context resumes */
-  uint64_t sp;
-  uint64_t d[8];      /* d8..d15, the low halves of v8..v15 */
-  uint64_t fpcr;
-} green__context;
-_Static_assert(offsetof(green__context, x) == 0, "CTX_X19");
-_Static_assert(offsetof(green__context, fp) == 80, "CTX_FP");
-_Static_assert(offsetof(green__context, lr) == 88, "CTX_LR");
-_Static_assert(offsetof(green__context, sp) == 96, "CTX_SP");
-_Static_assert(offsetof(green__context, d) == 104, "CTX_D8");
-_Static_assert(offsetof(green__context, fpcr) == 168, "CTX_FPCR");
-_Static_assert(sizeof(green__context) == 176, "CTX_SIZE");
+  uint64_t fpcr;      /* floating-point control */
+  uint64_t unused;    /* keeps sp 16-byte aligned */
+} green__frame;
+_Static_assert(offsetof(green__frame, d) == 0, "FRAME_D8");
+_Static_assert(offsetof(green__frame, x) == 64, "FRAME_X19");
+_Static_assert(offsetof(green__frame, fp) == 144, "FRAME_FP");
+_Static_assert(offsetof(green__frame, lr) == 152, "FRAME_LR");
+_Static_assert(offsetof(green__frame, fpcr) == 160, "FRAME_FPCR");
+_Static_assert(sizeof(green__frame) == 176, "FRAME_SIZE");
 
 #else
 #  error "no assembly switch for this architecture: build with SWITCH=ucontext"
+#endif
+
+#if !defined(GREEN_SWITCH_UCONTEXT)
+/* A suspended context is its stack pointer; the registers are in the
+   green__frame it points at. */
+typedef struct {
+  green__frame *sp;
+} green__context;
+_Static_assert(offsetof(green__context, sp) == 0, "CTX_SP");
 #endif
 
 /* Prepare ctx so that switching to it calls entry(arg) on the stack

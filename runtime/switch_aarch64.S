@@ -1,25 +1,28 @@
 /*
 ** switch_aarch64.S: greenlet context switch for AAPCS64.
 **
-** Saved slots of green__context (context.h checks the same offsets):
+** The switch stores a green__frame below the current stack pointer, saves
+** the stack pointer, loads the other one and restores its frame. Slots,
+** from the saved stack pointer up (context.h checks the same offsets):
 **
 **   offset  slot        why it is saved
-**   0       x19..x28    callee-saved; x19 and x20 carry a new context's
+**   0       d8..d15     low 64 bits of v8..v15 are callee-saved
+**   64      x19..x28    callee-saved; x19 and x20 carry a new context's
 **                       entry function and argument
-**   80      x29 (fp)    callee-saved frame pointer
-**   88      x30 (lr)    where the context resumes
-**   96      sp          stack pointer
-**   104     d8..d15     low 64 bits of v8..v15 are callee-saved
-**   168     fpcr        floating-point control (rounding, flush-to-zero)
+**   144     x29 (fp)    callee-saved frame pointer
+**   152     x30 (lr)    where the context resumes
+**   160     fpcr        floating-point control (rounding, flush-to-zero)
+**   168     unused      keeps the frame a multiple of 16 bytes
 **
-** The switch resumes with `ret`, which BTI does not check.
+** Resuming with `ret`, which BTI does not check, means resume points need
+** no landing pad.
 */
 
-#define CTX_X19    0
-#define CTX_FP     80
-#define CTX_SP     96
-#define CTX_D8     104
-#define CTX_FPCR   168
+#define FRAME_D8     0
+#define FRAME_X19    64
+#define FRAME_FP     144
+#define FRAME_FPCR   160
+#define FRAME_SIZE   176
 
         .text
 
@@ -31,35 +34,37 @@
 green__switch:
         .cfi_startproc
         hint    #34                 /* bti c */
-        stp     x19, x20, [x0, #CTX_X19 + 0]
-        stp     x21, x22, [x0, #CTX_X19 + 16]
-        stp     x23, x24, [x0, #CTX_X19 + 32]
-        stp     x25, x26, [x0, #CTX_X19 + 48]
-        stp     x27, x28, [x0, #CTX_X19 + 64]
-        stp     x29, x30, [x0, #CTX_FP]
-        mov     x9, sp
-        str     x9, [x0, #CTX_SP]
-        stp     d8, d9, [x0, #CTX_D8 + 0]
-        stp     d10, d11, [x0, #CTX_D8 + 16]
-        stp     d12, d13, [x0, #CTX_D8 + 32]
-        stp     d14, d15, [x0, #CTX_D8 + 48]
+        sub     sp, sp, #FRAME_SIZE
+        stp     d8, d9, [sp, #FRAME_D8 + 0]
+        stp     d10, d11, [sp, #FRAME_D8 + 16]
+        stp     d12, d13, [sp, #FRAME_D8 + 32]
+        stp     d14, d15, [sp, #FRAME_D8 + 48]
+        stp     x19, x20, [sp, #FRAME_X19 + 0]
+        stp     x21, x22, [sp, #FRAME_X19 + 16]
+        stp     x23, x24, [sp, #FRAME_X19 + 32]
+        stp     x25, x26, [sp, #FRAME_X19 + 48]
+        stp     x27, x28, [sp, #FRAME_X19 + 64]
+        stp     x29, x30, [sp, #FRAME_FP]
         mrs     x9, fpcr
-        str     x9, [x0, #CTX_FPCR]
+        str     x9, [sp, #FRAME_FPCR]
+        mov     x9, sp
+        str     x9, [x0]
 
-        ldp     x19, x20, [x1, #CTX_X19 + 0]
-        ldp     x21, x22, [x1, #CTX_X19 + 16]
-        ldp     x23, x24, [x1, #CTX_X19 + 32]
-        ldp     x25, x26, [x1, #CTX_X19 + 48]
-        ldp     x27, x28, [x1, #CTX_X19 + 64]
-        ldp     x29, x30, [x1, #CTX_FP]
-        ldr     x9, [x1, #CTX_SP]
+        ldr     x9, [x1]
         mov     sp, x9
-        ldp     d8, d9, [x1, #CTX_D8 + 0]
-        ldp     d10, d11, [x1, #CTX_D8 + 16]
-        ldp     d12, d13, [x1, #CTX_D8 + 32]
-        ldp     d14, d15, [x1, #CTX_D8 + 48]
-        ldr     x9, [x1, #CTX_FPCR]
+        ldp     d8, d9, [sp, #FRAME_D8 + 0]
+        ldp     d10, d11, [sp, #FRAME_D8 + 16]
+        ldp     d12, d13, [sp, #FRAME_D8 + 32]
+        ldp     d14, d15, [sp, #FRAME_D8 + 48]
+        ldp     x19, x20, [sp, #FRAME_X19 + 0]
+        ldp     x21, x22, [sp, #FRAME_X19 + 16]
+        ldp     x23, x24, [sp, #FRAME_X19 + 32]
+        ldp     x25, x26, [sp, #FRAME_X19 + 48]
+        ldp     x27, x28, [sp, #FRAME_X19 + 64]
+        ldp     x29, x30, [sp, #FRAME_FP]
+        ldr     x9, [sp, #FRAME_FPCR]
         msr     fpcr, x9
+        add     sp, sp, #FRAME_SIZE
         ret
         .cfi_endproc
         .size   green__switch, .-green__switch

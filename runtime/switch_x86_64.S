@@ -1,33 +1,29 @@
 /*
 ** switch_x86_64.S: greenlet context switch for the x86-64 System V ABI.
 **
-** Saved slots of green__context (context.h checks the same offsets):
+** The switch pushes a green__frame onto the current stack, stores the stack
+** pointer, loads the other one and pops its frame. Slots, from the saved
+** stack pointer up (context.h checks the same offsets):
 **
 **   offset  slot    why it is saved
-**   0       rsp     stack pointer; (rsp) holds the address to resume at
-**   8       rbx     callee-saved
-**   16      rbp     callee-saved
-**   24      r12     callee-saved; entry function of a new context
-**   32      r13     callee-saved; its argument
-**   40      r14     callee-saved
-**   48      r15     callee-saved
-**   56      mxcsr   SSE control bits are callee-saved (rounding, DAZ, FTZ)
-**   60      fpucw   x87 control word is callee-saved
+**   0       mxcsr   SSE control bits are callee-saved (rounding, DAZ, FTZ)
+**   4       fpucw   x87 control word is callee-saved
+**   8       r15     callee-saved
+**   16      r14     callee-saved
+**   24      r13     callee-saved; argument of a new context's entry
+**   32      r12     callee-saved; a new context's entry function
+**   40      rbx     callee-saved
+**   48      rbp     callee-saved
+**   56      return  where the context resumes (pushed by the call)
 **
 ** Everything else is caller-saved, so the C caller has already spilled it.
-** The switch resumes with `ret`, not an indirect jump, so resume points need
-** no endbr64 under IBT.
+** Resuming with `ret`, not an indirect jump, means resume points need no
+** endbr64 under IBT.
 */
 
-#define CTX_RSP    0
-#define CTX_RBX    8
-#define CTX_RBP    16
-#define CTX_R12    24
-#define CTX_R13    32
-#define CTX_R14    40
-#define CTX_R15    48
-#define CTX_MXCSR  56
-#define CTX_FPUCW  60
+#define FRAME_MXCSR  0
+#define FRAME_FPUCW  4
+#define FRAME_SAVED  8      /* bytes below the pushed registers */
 
         .text
 
@@ -39,25 +35,27 @@
 green__switch:
         .cfi_startproc
         endbr64
-        movq    %rsp, CTX_RSP(%rdi)
-        movq    %rbx, CTX_RBX(%rdi)
-        movq    %rbp, CTX_RBP(%rdi)
-        movq    %r12, CTX_R12(%rdi)
-        movq    %r13, CTX_R13(%rdi)
-        movq    %r14, CTX_R14(%rdi)
-        movq    %r15, CTX_R15(%rdi)
-        stmxcsr CTX_MXCSR(%rdi)
-        fnstcw  CTX_FPUCW(%rdi)
+        pushq   %rbp
+        pushq   %rbx
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        subq    $FRAME_SAVED, %rsp
+        stmxcsr FRAME_MXCSR(%rsp)
+        fnstcw  FRAME_FPUCW(%rsp)
+        movq    %rsp, (%rdi)
 
-        movq    CTX_RBX(%rsi), %rbx
-        movq    CTX_RBP(%rsi), %rbp
-        movq    CTX_R12(%rsi), %r12
-        movq    CTX_R13(%rsi), %r13
-        movq    CTX_R14(%rsi), %r14
-        movq    CTX_R15(%rsi), %r15
-        ldmxcsr CTX_MXCSR(%rsi)
-        fldcw   CTX_FPUCW(%rsi)
-        movq    CTX_RSP(%rsi), %rsp
+        movq    (%rsi), %rsp
+        ldmxcsr FRAME_MXCSR(%rsp)
+        fldcw   FRAME_FPUCW(%rsp)
+        addq    $FRAME_SAVED, %rsp
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbx
+        popq    %rbp
         ret
         .cfi_endproc
         .size   green__switch, .-green__switch
