@@ -1,0 +1,48 @@
+/*
+** spawn.c: nanoseconds to spawn, run and finish an empty greenlet, against
+** creating and joining an empty pthread (baseline) in the same run.
+*/
+
+#include <pthread.h>
+
+#include "bench.h"
+#include "green.h"
+
+#define BATCH 1000
+
+static void *empty(void *arg) {
+  return arg;
+}
+
+static void run_greenlets(long n) {
+  green_hub_t *hub = green_hub_current();
+  long done = 0;
+  while (done < n) {
+    long i;
+    for (i = 0; i < BATCH && done < n; i++, done++)
+      if (green_spawn(empty, NULL, NULL, NULL) != 0) abort();
+    if (green_hub_run(hub) != 0) abort();
+  }
+}
+
+static void run_pthreads(long n) {
+  long i;
+  for (i = 0; i < n; i++) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, empty, NULL) != 0) abort();
+    pthread_join(t, NULL);
+  }
+}
+
+int main(void) {
+  green_hub_t *hub;
+  double green_ns, thread_ns;
+  if (green_hub_new(NULL, &hub) != 0) abort();
+  green_ns = bench_median_ns(run_greenlets, 2000000);
+  thread_ns = bench_median_ns(run_pthreads, 20000);
+  printf("spawn        greenlet %8.1f ns   pthread %8.1f ns   "
+         "greenlet is %.0fx cheaper   (target < 1000 ns)\n",
+         green_ns, thread_ns, thread_ns / green_ns);
+  green_hub_free(hub);
+  return 0;
+}
