@@ -292,8 +292,8 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_slice_returns_within_budget),
   CHECK_TEST(test_slice_on_empty_hub),
   CHECK_TEST(test_host_owned_loop),
-  CHECK_TEST(test_post_from_threads),
-  CHECK_TEST(test_greenlet_of_another_hub),
+  CHECK_TEST_NATIVE(test_post_from_threads),
+  CHECK_TEST_NATIVE(test_greenlet_of_another_hub),
   CHECK_TEST(test_stats_count),
 };
 

@@ -247,9 +247,9 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_hundred_thousand_spawned),
   CHECK_TEST(test_stack_sizes),
   CHECK_TEST(test_arenas_past_guarded_max),
-  CHECK_TEST(test_guard_page_overflow_is_reported),
-  CHECK_TEST(test_arena_canary_overwrite_is_reported),
-  CHECK_TEST(test_out_of_memory_is_an_error),
+  CHECK_TEST_NATIVE(test_guard_page_overflow_is_reported),
+  CHECK_TEST_NATIVE(test_arena_canary_overwrite_is_reported),
+  CHECK_TEST_NATIVE(test_out_of_memory_is_an_error),
 };
 
 CHECK_MAIN(tests)

@@ -148,7 +148,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_switch_round_trips),
   CHECK_TEST(test_registers_survive_switches),
   CHECK_TEST(test_fp_control_is_per_greenlet),
-  CHECK_TEST(test_returning_entry_aborts),
+  CHECK_TEST_NATIVE(test_returning_entry_aborts),
 };
 
 CHECK_MAIN(tests)
