@@ -309,6 +309,26 @@ static void test_names_and_ids(void) {
   teardown();
 }
 
+static void test_references(void) {
+  green_t *g;
+  void *result;
+  setup();
+  CHECK_INT(green_spawn(note_arg, (void *)9, NULL, &g), ==, 0);
+  green_retain(g);                             /* two references now */
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  green_release(g);
+  CHECK_INT(green_state(g), ==, GREEN_DEAD);   /* still readable */
+  CHECK_INT(green_result(g, &result), ==, 0);
+  CHECK(result == (void *)9);
+  CHECK_INT(green_hub_free(hub), ==, GREEN_EBUSY);
+  green_release(g);                            /* the last one */
+  green_retain(NULL);
+  green_release(NULL);
+  green_retain(green_current());               /* main is not counted */
+  green_release(green_current());
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
 static void test_bad_arguments(void) {
   green_spawn_options_t tiny = {NULL, 1024};
   green_t *g;
@@ -357,6 +377,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_would_block_forever),
   CHECK_TEST(test_deadlock_under_run),
   CHECK_TEST(test_names_and_ids),
+  CHECK_TEST(test_references),
   CHECK_TEST(test_bad_arguments),
   CHECK_TEST(test_strerror),
 };
