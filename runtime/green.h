@@ -224,6 +224,7 @@ GREEN_API int green_join(green_t *g, double timeout);
    function is expected to return promptly. */
 GREEN_API int green_kill(green_t *g);
 
+/* g must be a greenlet the caller holds a reference to (not NULL). */
 GREEN_API green_state_t green_state(const green_t *g);
 
 /* The entry function's result: 0 and *result set once g returned;

@@ -254,11 +254,11 @@ struct ev_loop *green_hub_loop(green_hub_t *hub) {
 }
 
 void green_hub_ref(green_hub_t *hub) {
-  ev_ref(hub->loop);
+  if (hub != NULL) ev_ref(hub->loop);
 }
 
 void green_hub_unref(green_hub_t *hub) {
-  ev_unref(hub->loop);
+  if (hub != NULL) ev_unref(hub->loop);
 }
 
 int green_hub_set_switch_interval(green_hub_t *hub, double seconds) {

@@ -15,6 +15,15 @@
 #include "context.h"
 #include "green.h"
 
+/* Built with AddressSanitizer (gcc says so one way, clang another). */
+#if defined(__SANITIZE_ADDRESS__)
+#  define GREEN_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define GREEN_ASAN 1
+#  endif
+#endif
+
 #ifdef NDEBUG
 #  define green__assert(cond, msg) ((void)0)
 #else

@@ -26,13 +26,6 @@
 
 #include "internal.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#  define GREEN_ASAN 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define GREEN_ASAN 1
-#  endif
-#endif
 #ifdef GREEN_ASAN
 #  include <sanitizer/asan_interface.h>
 #endif
