@@ -7,6 +7,15 @@
 
 #include "check.h"
 
+#if defined(__has_include)
+#  if __has_include(<valgrind/valgrind.h>)
+#    include <valgrind/valgrind.h>
+#  endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#  define RUNNING_ON_VALGRIND 0
+#endif
+
 #if defined(__has_feature)
 #  if __has_feature(address_sanitizer)
 #    define GREEN_TEST_ASAN 1
@@ -133,6 +142,26 @@ static void test_arenas_past_guarded_max(void) {
   CHECK_INT(green_hub_free(hub), ==, 0);
 }
 
+/* 40,000 guard-paged stacks would need 80,000 mappings, past Linux's
+   default vm.max_map_count of 65530: arenas take over at 16384. */
+static void test_past_the_mapping_limit(void) {
+  green_hub_stats_t stats;
+  int i;
+  if (RUNNING_ON_VALGRIND)
+    CHECK_SKIP("valgrind's own segment table (VG_N_SEGMENTS) is too small");
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  for (i = 0; i < 40000; i++)
+    CHECK_INT(green_spawn(sleep_then_finish, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);
+  CHECK_INT(green_hub_stats(hub, &stats), ==, 0);
+  CHECK_INT(stats.alive, ==, 40000);
+  CHECK_INT(stats.stacks_mapped, ==, 16384);
+  CHECK(stats.stacks_in_arenas >= 40000 - 16384 + 1);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(finished, ==, 40000);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
 /* Run fn in a child with stderr captured; return its wait status. */
 static int run_capturing_stderr(void (*fn)(void), char *out, size_t size) {
   int pipefd[2], status;
@@ -247,6 +276,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_hundred_thousand_spawned),
   CHECK_TEST(test_stack_sizes),
   CHECK_TEST(test_arenas_past_guarded_max),
+  CHECK_TEST(test_past_the_mapping_limit),
   CHECK_TEST_NATIVE(test_guard_page_overflow_is_reported),
   CHECK_TEST_NATIVE(test_arena_canary_overwrite_is_reported),
   CHECK_TEST_NATIVE(test_out_of_memory_is_an_error),
