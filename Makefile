@@ -33,7 +33,7 @@ TESTS   = $(patsubst spec/c/%.c,$(BUILD)/test/%,$(wildcard spec/c/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all test test-aarch64 asan valgrind check bench demo install clean
+.PHONY: all test test-aarch64 asan tsan valgrind check bench demo install clean
 all: $(BUILD)/libgreen.a $(BUILD)/libgreen.so
 
 $(BUILD)/%.o: runtime/%.c runtime/*.h | $(BUILD)
@@ -84,11 +84,17 @@ asan:
 	$(MAKE) test BUILD=build/asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
+# ThreadSanitizer, for what crosses threads (green_hub_post). The tests
+# fork, which TSan dislikes once threads exist: each runs as a process.
+tsan:
+	$(MAKE) test BUILD=build/tsan CC=clang PER_TEST=1 \
+	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer"
+
 valgrind:
 	$(MAKE) test BUILD=build/valgrind GREEN_UNDER_VALGRIND=1 \
 	  RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 
-check: test asan valgrind
+check: test asan tsan valgrind
 	$(MAKE) test BUILD=build/ucontext SWITCH=ucontext
 	$(MAKE) test BUILD=build/clang CC=clang
 

@@ -94,6 +94,7 @@ static void mark_dead(green_t *g, int exit_status) {
    back to the pool and the hub drops its reference. */
 void green__greenlet_reap(green_t *g) {
   if (g->stack != NULL) {
+    green__fiber_destroy(g);
     green__stack_release(g->hub, g->stack);
     g->stack = NULL;
   }
@@ -156,8 +157,7 @@ static int spawn(double delay, green_entry_t fn, void *arg,
   g->id = green__next_id();
   g->state = GREEN_NEW;
   g->refs = out != NULL ? 2 : 1;
-  g->asan_bottom = g->stack->lo;
-  g->asan_size = g->stack->size;
+  green__fiber_init(g, 0);
   green__context_init(&g->ctx, g->stack->lo, g->stack->size, greenlet_main, g);
   green__list_push(&hub->all, &g->all);
   hub->alive++;

@@ -132,6 +132,7 @@ static void init_builtin(green_hub_t *hub, green_t *g) {
 }
 
 static void free_partial(green_hub_t *hub) {
+  green__fiber_destroy(&hub->hubg);
   if (hub->hubg.stack != NULL) green__stack_release(hub, hub->hubg.stack);
   green__stack_pool_free(hub);
   if (hub->own_loop) ev_loop_destroy(hub->loop);
@@ -168,8 +169,8 @@ int green_hub_new(const green_hub_options_t *opts, green_hub_t **out) {
   }
   hub->main.state = GREEN_RUNNING;
   hub->hubg.state = GREEN_NEW;
-  hub->hubg.asan_bottom = hub->hubg.stack->lo;
-  hub->hubg.asan_size = hub->hubg.stack->size;
+  green__fiber_init(&hub->main, 1);
+  green__fiber_init(&hub->hubg, 0);
   green__context_init(&hub->hubg.ctx, hub->hubg.stack->lo,
                       hub->hubg.stack->size, green__hub_loop, hub);
   hub->current = &hub->main;

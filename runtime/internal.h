@@ -24,6 +24,15 @@
 #  endif
 #endif
 
+/* Built with ThreadSanitizer. */
+#if defined(__SANITIZE_THREAD__)
+#  define GREEN_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define GREEN_TSAN 1
+#  endif
+#endif
+
 #ifdef NDEBUG
 #  define green__assert(cond, msg) ((void)0)
 #else
@@ -79,6 +88,7 @@ struct green_greenlet {
   void *asan_fake_stack;    /* sanitizer bookkeeping, see sched.c */
   const void *asan_bottom;
   size_t asan_size;
+  void *tsan_fiber;
 };
 
 /* A greenlet waiting in a wait queue; lives on the waiter's stack. */
@@ -145,6 +155,8 @@ green__node *green__list_shift(green__node *list);
 /* sched.c: the ready queue, switching, and the one wake-up path */
 void green__switch_to(green_hub_t *hub, green_t *next);
 void green__switch_landed(green_hub_t *hub);
+void green__fiber_init(green_t *g, int adopt_thread);
+void green__fiber_destroy(green_t *g);
 void green__ready_push(green_hub_t *hub, green_t *g);
 void green__ready_remove(green_hub_t *hub, green_t *g);
 green_t *green__ready_shift(green_hub_t *hub);

@@ -15,6 +15,9 @@
 #ifdef GREEN_ASAN
 #  include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef GREEN_TSAN
+#  include <sanitizer/tsan_interface.h>
+#endif
 
 
 /* ---------------------------------------------------------------- clock */
@@ -59,6 +62,30 @@ green_t *green__ready_shift(green_hub_t *hub) {
 
 /* ---------------------------------------------------------------- switch */
 
+/* Tell the sanitizers about a greenlet's stack before its first switch:
+   ASan learns its bounds, TSan gets a fiber for it. The thread's own stack
+   is adopted (ASan learns its bounds at the first switch away). */
+void green__fiber_init(green_t *g, int adopt_thread) {
+  if (!adopt_thread) {
+    g->asan_bottom = g->stack->lo;
+    g->asan_size = g->stack->size;
+  }
+#ifdef GREEN_TSAN
+  g->tsan_fiber = adopt_thread ? __tsan_get_current_fiber()
+                               : __tsan_create_fiber(0);
+#endif
+}
+
+void green__fiber_destroy(green_t *g) {
+#ifdef GREEN_TSAN
+  if (g->tsan_fiber != NULL && g != &g->hub->main)
+    __tsan_destroy_fiber(g->tsan_fiber);
+  g->tsan_fiber = NULL;
+#else
+  (void)g;
+#endif
+}
+
 /*
 ** Switch from the current greenlet to next. The caller has already set the
 ** current greenlet's state (READY, BLOCKED or DEAD). Returns when something
@@ -78,6 +105,9 @@ void green__switch_to(green_hub_t *hub, green_t *next) {
   __sanitizer_start_switch_fiber(
       prev->state == GREEN_DEAD ? NULL : &prev->asan_fake_stack,
       next->asan_bottom, next->asan_size);
+#endif
+#ifdef GREEN_TSAN
+  __tsan_switch_to_fiber(next->tsan_fiber, 0);
 #endif
   green__switch(&prev->ctx, &next->ctx);
   green__switch_landed(hub);
