@@ -94,7 +94,8 @@ typedef enum {
 } green_state_t;
 
 typedef struct {
-  size_t stack_size;          /* default stack size; 0: 256 KiB */
+  size_t stack_size;          /* default stack size, 16 KiB to 1 GiB;
+                                 0: 256 KiB */
   unsigned stack_pool_max;    /* free stacks kept for reuse; 0: 1024 */
   unsigned guarded_max;       /* stacks with their own guard page before
                                  arena stacks with canaries take over;
@@ -105,7 +106,7 @@ typedef struct {
 
 typedef struct {
   const char *name;           /* copied; NULL: unnamed */
-  size_t stack_size;          /* 0: the hub's default */
+  size_t stack_size;          /* 16 KiB to 1 GiB; 0: the hub's default */
 } green_spawn_options_t;
 
 typedef struct {

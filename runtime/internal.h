@@ -97,14 +97,15 @@ typedef struct green__waiter {
   green_t *g;
 } green__waiter;
 
+#define GREEN__ARENA_SLOTS 64
+#define GREEN__CANARY_WORDS 2
+
 typedef struct green__arena {
   struct green__arena *next;
   void *map;
   size_t map_size;
-  green__stack *slots[64];  /* GREEN__ARENA_SLOTS */
+  green__stack *slots[GREEN__ARENA_SLOTS];
 } green__arena;
-#define GREEN__ARENA_SLOTS 64
-#define GREEN__CANARY_WORDS 2
 
 struct green_hub {
   struct ev_loop *loop;
