@@ -93,7 +93,8 @@ void green__fiber_destroy(green_t *g) {
 */
 void green__switch_to(green_hub_t *hub, green_t *next) {
   green_t *prev = hub->current;
-  if (prev->stack && prev->stack->canary && !green__stack_canary_ok(hub, prev->stack))
+  if (prev->stack != NULL && prev->stack->canary != NULL &&
+      !green__stack_canary_ok(hub, prev->stack))
     green__report_overflow(prev, "the canary below its stack was overwritten",
                            prev->stack->canary);
   hub->previous = prev;
