@@ -240,6 +240,11 @@ GREEN_API int green_set_name(green_t *g, const char *name);
 /* A number unique within the process, starting at 1. */
 GREEN_API uint64_t green_id(const green_t *g);
 
+/* One pointer a host (or a language binding) keeps per greenlet; NULL until
+   set. Works on the main and hub greenlets too. */
+GREEN_API void green_set_data(green_t *g, void *data);
+GREEN_API void *green_data(const green_t *g);
+
 #ifdef __cplusplus
 }
 #endif

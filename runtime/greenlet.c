@@ -267,3 +267,11 @@ int green_set_name(green_t *g, const char *name) {
 uint64_t green_id(const green_t *g) {
   return g != NULL ? g->id : 0;
 }
+
+void green_set_data(green_t *g, void *data) {
+  if (g != NULL) g->data = data;
+}
+
+void *green_data(const green_t *g) {
+  return g != NULL ? g->data : NULL;
+}

@@ -304,6 +304,12 @@ static void test_names_and_ids(void) {
   CHECK_INT(green_set_name(NULL, "x"), ==, GREEN_EINVAL);
   CHECK(green_id(g) != 0 && green_id(h) != 0 && green_id(g) != green_id(h));
   CHECK(green_id(green_current()) != 0);
+  CHECK(green_data(g) == NULL);
+  green_set_data(g, &opts);
+  CHECK(green_data(g) == &opts);
+  green_set_data(green_current(), &opts);
+  CHECK(green_data(green_current()) == &opts);
+  CHECK(green_data(NULL) == NULL);
   green_release(g);
   green_release(h);
   teardown();
