@@ -10,6 +10,13 @@ SWITCH   ?= $(if $(filter x86_64 aarch64,$(ARCH)),asm,ucontext)
 CFLAGS   ?= -O2 -g
 RUNNER   ?=
 PKG_CONFIG ?= pkg-config
+LUA      ?= lua5.4
+LUA_INC  ?= $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+BUSTED   ?= $(shell command -v busted)
+# What runs the specs: lua5.4 running busted's own script, so that a
+# RUNNER (valgrind) or SPEC_ENV (a sanitizer runtime) applies to it.
+SPEC_ENV ?=
+RUN_SPECS ?= yes
 
 # Lua's warning list, and a few more.
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wsign-compare -Wundef \
@@ -29,37 +36,55 @@ else
   RUNTIME_OBJ = $(RUNTIME_C:runtime/%.c=$(BUILD)/%.o) $(BUILD)/switch_$(ARCH).o
 endif
 
+BINDINGS_OBJ = $(patsubst bindings/%.c,$(BUILD)/bindings/%.o,$(wildcard bindings/*.c))
+LUA_MODULE   = $(BUILD)/green/core.so
+
 TESTS   = $(patsubst spec/c/%.c,$(BUILD)/test/%,$(wildcard spec/c/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all test test-aarch64 asan tsan valgrind check bench demo install clean
-all: $(BUILD)/libgreen.a $(BUILD)/libgreen.so
+all: $(BUILD)/libgreen.a $(BUILD)/libgreen.so $(LUA_MODULE)
 
-$(BUILD)/%.o: runtime/%.c runtime/*.h | $(BUILD)
+$(BUILD)/%.o: runtime/%.c runtime/*.h
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(BUILD)/%.o: runtime/%.S | $(BUILD)
+$(BUILD)/%.o: runtime/%.S
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-$(BUILD):
-	mkdir -p $@ $@/test $@/bench $@/examples
+$(BUILD)/bindings/%.o: bindings/%.c bindings/*.h runtime/green.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LUA_INC) -Ibindings -c $< -o $@
 
 $(BUILD)/libgreen.a: $(RUNTIME_OBJ)
+	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
 $(BUILD)/libgreen.so: $(RUNTIME_OBJ)
 	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,noexecstack -Wl,-soname,libgreen.so.0 \
 	    -o $@ $^ $(LIBS)
 
+# The Lua module links the runtime in; Lua's own symbols come from the host.
+$(LUA_MODULE): $(BINDINGS_OBJ) $(RUNTIME_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,noexecstack -o $@ $^ $(LIBS)
+
 $(BUILD)/test/%: spec/c/%.c spec/c/check.h $(BUILD)/libgreen.a
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ispec/c $< -o $@ $(BUILD)/libgreen.a $(LIBS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgreen.a
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iruntime $< -o $@ $(BUILD)/libgreen.a $(LIBS)
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libgreen.a
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libgreen.a $(LIBS)
 
 # Every test program prints "ok - name" or "not ok - name"; one that dies
 # counts as a failure of its own. PER_TEST=1 runs each test as a process of
 # its own instead of letting the program fork one child per test.
+# The environment that makes `require "green"` work from the source tree.
+LUA_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;'
+
 test: all $(TESTS)
 	@status=0; for t in $(TESTS); do \
 	  if [ -n "$(PER_TEST)" ]; then \
@@ -71,7 +96,11 @@ test: all $(TESTS)
 	  else \
 	    $(RUNNER) $$t || { echo "not ok - $$t exited with status $$?"; status=1; }; \
 	  fi; \
-	done; exit $$status
+	done; \
+	if [ "$(RUN_SPECS)" = yes ]; then \
+	  $(LUA_ENV) $(SPEC_ENV) $(RUNNER) $(LUA) $(BUSTED) -o TAP spec || status=1; \
+	fi; \
+	exit $$status
 
 # aarch64 under qemu-user, which hangs in clone here: one process per test,
 # and the tests that need a native process are skipped (see check.h).
@@ -80,14 +109,18 @@ test-aarch64:
 	  CC=aarch64-linux-gnu-gcc PER_TEST=1 \
 	  RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 
+# The Lua module is loaded by a lua5.4 built without ASan: preload its
+# runtime (which carries UBSan's too).
 asan:
 	$(MAKE) test BUILD=build/asan CC=clang \
+	  SPEC_ENV="LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-x86_64.so) ASAN_OPTIONS=detect_leaks=0" \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 # ThreadSanitizer, for what crosses threads (green_hub_post). The tests
 # fork, which TSan dislikes once threads exist: each runs as a process.
+# TSan cannot be preloaded into a lua5.4 built without it: C tests only.
 tsan:
-	$(MAKE) test BUILD=build/tsan CC=clang PER_TEST=1 \
+	$(MAKE) test BUILD=build/tsan CC=clang PER_TEST=1 RUN_SPECS=no \
 	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer"
 
 valgrind:

@@ -1,0 +1,37 @@
+/*
+** hub.c: Lua functions that act on the hub: sleeping, yielding, the
+** switch interval.
+*/
+
+#include "lgreen.h"
+
+static int l_sleep(lua_State *L) {
+  double seconds = luaL_optnumber(L, 1, 0);
+  luaL_argcheck(L, seconds >= 0, 1, "must not be negative");
+  lgreen_check_can_block(L, "sleep");
+  lgreen_check_result(L, green_sleep(seconds), "sleep");
+  return 0;
+}
+
+static int l_getswitchinterval(lua_State *L) {
+  lua_pushnumber(L, green_hub_switch_interval(green_hub_current()));
+  return 1;
+}
+
+static int l_setswitchinterval(lua_State *L) {
+  double seconds = luaL_checknumber(L, 1);
+  luaL_argcheck(L, seconds > 0 && seconds <= 3600, 1,
+                "must be more than 0 and at most 3600 seconds");
+  green_hub_set_switch_interval(green_hub_current(), seconds);
+  return 0;
+}
+
+void lgreen_open_hub(lua_State *L) {
+  static const luaL_Reg functions[] = {
+    {"sleep", l_sleep},
+    {"getswitchinterval", l_getswitchinterval},
+    {"setswitchinterval", l_setswitchinterval},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, functions, 0);
+}

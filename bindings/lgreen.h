@@ -1,0 +1,47 @@
+/*
+** lgreen.h: what the Lua binding files share. The bindings are thin: the
+** scheduling is the runtime's (runtime/green.h); here Lua values are kept
+** alive, errors are raised, and results are stored.
+*/
+
+#ifndef LGREEN_H
+#define LGREEN_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "green.h"
+
+#define LGREEN_GREENLET "green.Greenlet"
+
+/*
+** A Lua greenlet: a Lua thread run with lua_pcall on a C greenlet's stack.
+** The userdata is the Lua handle; its user value is a table that holds the
+** results, the error, links and the name.
+*/
+typedef struct lgreen {
+  green_t *g;               /* C greenlet; one reference held */
+  lua_State *T;             /* the Lua thread it runs on */
+  int self_ref;             /* registry: this userdata while it may run */
+  int thread_ref;           /* registry: T while it may run */
+  int pending_ref;          /* registry: error to raise at the next kill */
+  int nargs;
+  unsigned char started, done, failed, raw;
+} lgreen;
+
+/* module.c */
+int lgreen_check_result(lua_State *L, int rc, const char *what);
+void lgreen_check_can_block(lua_State *L, const char *what);
+void lgreen_push_exit(lua_State *L);
+int lgreen_is_exit(lua_State *L, int index);
+void lgreen_report_error(lua_State *L, int greenlet, int err, int traceback);
+
+/* greenlet.c */
+void lgreen_open_greenlet(lua_State *L);
+lgreen *lgreen_check(lua_State *L, int index);
+lgreen *lgreen_current(lua_State *L);
+
+/* hub.c */
+void lgreen_open_hub(lua_State *L);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+** module.c: luaopen_green_core, the hub a Lua state uses, GreenletExit,
+** and turning runtime results into Lua errors.
+*/
+
+#include <stdio.h>
+
+#include "lgreen.h"
+
+#define HUB_KEY     "green.hub"
+#define EXIT_KEY    "green.GreenletExit"
+#define ONERROR_KEY "green.on_error"
+
+/* The hub this Lua state runs on: the thread's own if a host made one,
+   else one made here and freed with the state (if nothing is left). */
+typedef struct {
+  green_hub_t *hub;
+  int owned;
+} hub_anchor;
+
+static int hub_anchor_gc(lua_State *L) {
+  hub_anchor *a = lua_touserdata(L, 1);
+  if (a->owned && a->hub != NULL) green_hub_free(a->hub);  /* EBUSY: leave it */
+  a->hub = NULL;
+  return 0;
+}
+
+static void anchor_hub(lua_State *L) {
+  hub_anchor *a;
+  green_hub_t *hub = green_hub_current();
+  int owned = 0, rc;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, HUB_KEY) != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  if (hub == NULL) {
+    if ((rc = green_hub_new(NULL, &hub)) < 0)
+      luaL_error(L, "green: cannot create a hub: %s", green_strerror(rc));
+    owned = 1;
+  }
+  a = lua_newuserdatauv(L, sizeof *a, 0);
+  a->hub = hub;
+  a->owned = owned;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, hub_anchor_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, HUB_KEY);
+}
+
+
+/* ---------------------------------------------------------------- errors */
+
+void lgreen_push_exit(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, EXIT_KEY);
+}
+
+int lgreen_is_exit(lua_State *L, int index) {
+  int same;
+  index = lua_absindex(L, index);
+  lgreen_push_exit(L);
+  same = lua_rawequal(L, index, -1);
+  lua_pop(L, 1);
+  return same;
+}
+
+static int exit_tostring(lua_State *L) {
+  lua_pushliteral(L, "GreenletExit");
+  return 1;
+}
+
+static void make_exit(lua_State *L) {
+  lua_createtable(L, 0, 0);
+  lua_createtable(L, 0, 2);
+  lua_pushcfunction(L, exit_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "GreenletExit");
+  lua_setfield(L, -2, "__name");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, EXIT_KEY);
+}
+
+/* Raise what a kill asked for: the error given to kill, a Timeout, or
+   GreenletExit. It is raised on L, the Lua thread that called the blocking
+   function, which may be a coroutine inside the greenlet. */
+static int raise_kill(lua_State *L) {
+  lgreen *self = lgreen_current(L);
+  if (self != NULL && self->pending_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, self->pending_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, self->pending_ref);
+    self->pending_ref = LUA_NOREF;
+  } else {
+    lgreen_push_exit(L);
+  }
+  return lua_error(L);
+}
+
+/* Turn the result of a blocking runtime call into a Lua error where it is
+   one; return it otherwise (counts, GREEN_ETIMEDOUT) for the caller. */
+int lgreen_check_result(lua_State *L, int rc, const char *what) {
+  switch (rc) {
+    case GREEN_ECANCELED:
+      return raise_kill(L);
+    case GREEN_EDEADLK:
+      return luaL_error(L, "%s would block forever: nothing is left that "
+                        "could wake this greenlet", what);
+    case GREEN_EPERM:
+    case GREEN_ESRCH:
+    case GREEN_EINVAL:
+    case GREEN_ENOMEM:
+      return luaL_error(L, "%s: %s", what, green_strerror(rc));
+    default:
+      return rc;
+  }
+}
+
+/* Inside a finalizer, lua_gc refuses every request (it returns -1): the
+   one place where switching away would leave Lua's collector mid-step. */
+void lgreen_check_can_block(lua_State *L, const char *what) {
+  if (lua_gc(L, LUA_GCCOUNT, 0) < 0)
+    luaL_error(L, "%s cannot block inside a __gc finalizer", what);
+  if (green_hub_current() == NULL)
+    luaL_error(L, "%s: no hub on this thread", what);
+}
+
+
+/* ---------------------------------------------------------------- on_error */
+
+/* Report a greenlet's unhandled error: the on_error handler if one is set,
+   else standard error. Nothing raised here escapes. */
+void lgreen_report_error(lua_State *L, int greenlet, int err, int traceback) {
+  greenlet = lua_absindex(L, greenlet);
+  err = lua_absindex(L, err);
+  traceback = lua_absindex(L, traceback);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ONERROR_KEY) == LUA_TFUNCTION) {
+    lua_pushvalue(L, greenlet);
+    lua_pushvalue(L, err);
+    lua_pushvalue(L, traceback);
+    if (lua_pcall(L, 3, 0, 0) == LUA_OK) return;
+    fprintf(stderr, "green: the on_error handler failed: %s\n",
+            luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 2);
+  } else {
+    lua_pop(L, 1);
+  }
+  fprintf(stderr, "green: unhandled error in %s: %s\n%s\n",
+          luaL_tolstring(L, greenlet, NULL), luaL_tolstring(L, err, NULL),
+          lua_isstring(L, traceback) ? lua_tostring(L, traceback) : "");
+  lua_pop(L, 2);
+}
+
+static int l_on_error(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_getfield(L, LUA_REGISTRYINDEX, ONERROR_KEY);  /* the previous one */
+  lua_pushvalue(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, ONERROR_KEY);
+  return 1;
+}
+
+
+/* ---------------------------------------------------------------- open */
+
+__attribute__((visibility("default"))) int luaopen_green_core(lua_State *L);
+
+int luaopen_green_core(lua_State *L) {
+  anchor_hub(L);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, EXIT_KEY) == LUA_TNIL) make_exit(L);
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lgreen_open_hub(L);
+  lgreen_open_greenlet(L);
+  lgreen_push_exit(L);
+  lua_setfield(L, -2, "GreenletExit");
+  lua_pushcfunction(L, l_on_error);
+  lua_setfield(L, -2, "on_error");
+  return 1;
+}
