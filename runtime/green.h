@@ -228,6 +228,11 @@ GREEN_API int green_kill(green_t *g);
 /* g must be a greenlet the caller holds a reference to (not NULL). */
 GREEN_API green_state_t green_state(const green_t *g);
 
+/* Withdraw a kill not yet delivered: one made while g was ready or running
+   (a blocked greenlet is woken at once and cannot be called back). Returns
+   1 if a kill was withdrawn, 0 if none was pending. Does not block. */
+GREEN_API int green_cancel_kill(green_t *g);
+
 /* The entry function's result: 0 and *result set once g returned;
    GREEN_ECANCELED if it was killed before it started; GREEN_EAGAIN while
    it has not finished. */

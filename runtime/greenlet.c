@@ -223,6 +223,15 @@ int green_kill(green_t *g) {
   return 0;
 }
 
+int green_cancel_kill(green_t *g) {
+  green_hub_t *hub;
+  int rc = check_target(g, &hub), was = 0;
+  if (rc < 0) return rc;
+  was = g->kill_pending;
+  g->kill_pending = 0;
+  return was;
+}
+
 int green_join(green_t *g, double timeout) {
   green_hub_t *hub;
   int rc = check_target(g, &hub);

@@ -201,6 +201,24 @@ static void *yield_and_note(void *arg) {
   return arg;
 }
 
+static void *kill_self_then_withdraw(void *arg) {
+  CHECK_INT(green_kill(green_current()), ==, 0);
+  CHECK_INT(green_cancel_kill(green_current()), ==, 1);
+  CHECK_INT(green_cancel_kill(green_current()), ==, 0);
+  note(green_sleep(0.001));                    /* sleeps: nothing pending */
+  return arg;
+}
+
+static void test_cancel_kill(void) {
+  setup();
+  CHECK_INT(green_spawn(kill_self_then_withdraw, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(traced, ==, 1);
+  CHECK_INT(trace[0], ==, 0);
+  CHECK_INT(green_cancel_kill(NULL), ==, GREEN_EINVAL);
+  teardown();
+}
+
 static void test_kill_ready_greenlet_at_next_block(void) {
   green_t *g;
   setup();
@@ -376,6 +394,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_kill_sleeping),
   CHECK_TEST(test_kill_before_start_never_runs),
   CHECK_TEST(test_kill_current),
+  CHECK_TEST(test_cancel_kill),
   CHECK_TEST(test_kill_ready_greenlet_at_next_block),
   CHECK_TEST(test_join_timeout),
   CHECK_TEST(test_join_finished_and_self),
