@@ -26,7 +26,7 @@ static void init_record(lgreen *lg) {
 
 /* Push the handle of the running greenlet, making the main greenlet's on
    first use. Returns its record. */
-static lgreen *push_current(lua_State *L) {
+lgreen *lgreen_push_current(lua_State *L) {
   green_t *g = green_current();
   lgreen *lg = green_data(g);
   if (lg != NULL && lg->self_ref != LUA_NOREF) {
@@ -53,7 +53,7 @@ static lgreen *push_current(lua_State *L) {
 }
 
 lgreen *lgreen_current(lua_State *L) {
-  lgreen *lg = push_current(L);
+  lgreen *lg = lgreen_push_current(L);
   lua_pop(L, 1);
   return lg;
 }
@@ -257,7 +257,7 @@ static int l_spawn_later(lua_State *L) {
 }
 
 static int l_getcurrent(lua_State *L) {
-  push_current(L);
+  lgreen_push_current(L);
   return 1;
 }
 

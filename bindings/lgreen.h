@@ -40,6 +40,10 @@ void lgreen_report_error(lua_State *L, int greenlet, int err, int traceback);
 void lgreen_open_greenlet(lua_State *L);
 lgreen *lgreen_check(lua_State *L, int index);
 lgreen *lgreen_current(lua_State *L);
+lgreen *lgreen_push_current(lua_State *L);
+
+/* timeout.c */
+void lgreen_open_timeout(lua_State *L);
 
 /* hub.c */
 void lgreen_open_hub(lua_State *L);
