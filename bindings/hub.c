@@ -13,6 +13,12 @@ static int l_sleep(lua_State *L) {
   return 0;
 }
 
+static int l_idle(lua_State *L) {
+  lgreen_check_can_block(L, "idle");
+  lgreen_check_result(L, green_idle(), "idle");
+  return 0;
+}
+
 static int l_getswitchinterval(lua_State *L) {
   lua_pushnumber(L, green_hub_switch_interval(green_hub_current()));
   return 1;
@@ -29,6 +35,7 @@ static int l_setswitchinterval(lua_State *L) {
 void lgreen_open_hub(lua_State *L) {
   static const luaL_Reg functions[] = {
     {"sleep", l_sleep},
+    {"idle", l_idle},
     {"getswitchinterval", l_getswitchinterval},
     {"setswitchinterval", l_setswitchinterval},
     {NULL, NULL}

@@ -206,6 +206,10 @@ GREEN_API int green_yield(void);
    GREEN_ECANCELED if killed, or an error. */
 GREEN_API int green_sleep(double seconds);
 
+/* May block. Wait until the hub is idle: no greenlet ready and no event
+   pending (gevent's idle). Returns 0, GREEN_ECANCELED or an error. */
+GREEN_API int green_idle(void);
+
 enum { GREEN_READABLE = 1, GREEN_WRITABLE = 2 };
 
 /* May block. Wait until fd is readable and/or writable (events, a mask of

@@ -1,5 +1,6 @@
 /*
-** timer.c: sleeping on a stack-local ev_timer.
+** timer.c: sleeping on a stack-local ev_timer, and idling on an ev_idle
+** (libev runs idle watchers only when nothing else is pending).
 */
 
 #include <math.h>
@@ -18,4 +19,23 @@ int green_sleep(double seconds) {
   rc = green__block(hub);
   ev_timer_stop(hub->loop, &timer);
   return rc == GREEN_ETIMEDOUT ? 0 : rc;
+}
+
+static void idle_wake_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+  (void)loop;
+  (void)revents;
+  green__wake(w->data, 0);
+}
+
+int green_idle(void) {
+  green_hub_t *hub;
+  ev_idle idle;
+  int rc = green__check_blocking(&hub);
+  if (rc < 0) return rc;
+  ev_idle_init(&idle, idle_wake_cb);
+  idle.data = hub->current;
+  ev_idle_start(hub->loop, &idle);
+  rc = green__block(hub);
+  ev_idle_stop(hub->loop, &idle);
+  return rc;
 }

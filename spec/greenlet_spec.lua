@@ -210,6 +210,18 @@ describe("green.getcurrent", function()
   end)
 end)
 
+describe("green.idle", function()
+  it("returns once no other greenlet is ready", function()
+    local log = {}
+    green.spawn(function()
+      for i = 1, 3 do log[#log + 1] = i; green.sleep(0) end
+    end)
+    green.idle()
+    log[#log + 1] = "idle"
+    assert.same({1, 2, 3, "idle"}, log)
+  end)
+end)
+
 describe("the switch interval", function()
   it("can be read and set", function()
     local before = green.getswitchinterval()

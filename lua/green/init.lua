@@ -33,9 +33,4 @@ function green.with_timeout_value(seconds, timeout_value, fn, ...)
   return value_or_raise(t, timeout_value, pcall(fn, ...))
 end
 
---- Sleep 0: let every greenlet that is ready run, then continue.
-function green.idle()
-  return green.sleep(0)
-end
-
 return green

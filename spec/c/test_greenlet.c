@@ -114,6 +114,26 @@ static void test_sleep_orders_by_deadline(void) {
   teardown();
 }
 
+static void *yield_three_times(void *arg) {
+  int i;
+  for (i = 0; i < 3; i++) {
+    note(1);
+    CHECK_INT(green_yield(), ==, 0);
+  }
+  return arg;
+}
+
+/* idle returns only once nothing else is ready. */
+static void test_idle_waits_for_the_others(void) {
+  setup();
+  CHECK_INT(green_spawn(yield_three_times, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_idle(), ==, 0);
+  note(2);
+  CHECK_INT(traced, ==, 4);
+  CHECK_INT(trace[3], ==, 2);
+  teardown();
+}
+
 static void test_main_greenlet_sleeps(void) {
   setup();
   CHECK_INT(green_spawn(note_arg, (void *)5, NULL, NULL), ==, 0);
@@ -390,6 +410,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_yield_round_robin),
   CHECK_TEST(test_sleep_orders_by_deadline),
   CHECK_TEST(test_main_greenlet_sleeps),
+  CHECK_TEST(test_idle_waits_for_the_others),
   CHECK_TEST(test_spawn_later),
   CHECK_TEST(test_kill_sleeping),
   CHECK_TEST(test_kill_before_start_never_runs),
