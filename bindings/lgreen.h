@@ -45,6 +45,9 @@ lgreen *lgreen_push_current(lua_State *L);
 /* timeout.c */
 void lgreen_open_timeout(lua_State *L);
 
+/* event.c */
+void lgreen_open_event(lua_State *L);
+
 /* hub.c */
 void lgreen_open_hub(lua_State *L);
 

@@ -171,6 +171,7 @@ int luaopen_green_core(lua_State *L) {
   lgreen_open_hub(L);
   lgreen_open_greenlet(L);
   lgreen_open_timeout(L);
+  lgreen_open_event(L);
   lgreen_push_exit(L);
   lua_setfield(L, -2, "GreenletExit");
   lua_pushcfunction(L, l_on_error);

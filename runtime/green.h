@@ -254,6 +254,30 @@ GREEN_API uint64_t green_id(const green_t *g);
 GREEN_API void green_set_data(green_t *g, void *data);
 GREEN_API void *green_data(const green_t *g);
 
+
+/* ---------------------------------------------------------------- clock */
+
+/* The hub's clock in seconds (libev's, refreshed): what timeouts count
+   against. Hub thread only. */
+GREEN_API double green_now(void);
+
+
+/* ---------------------------------------------------------------- events */
+
+typedef struct green_event green_event_t;   /* opaque */
+
+/* A flag greenlets wait on, as gevent's Event: set() wakes every waiter, in
+   the order they began to wait. Belongs to the calling thread's hub. */
+GREEN_API int green_event_new(green_event_t **event);
+/* No greenlet may be waiting on it. */
+GREEN_API void green_event_free(green_event_t *event);
+GREEN_API void green_event_set(green_event_t *event);
+GREEN_API void green_event_clear(green_event_t *event);
+GREEN_API int green_event_is_set(const green_event_t *event);
+/* May block. Return 0 once set (at once if it is), GREEN_ETIMEDOUT,
+   GREEN_ECANCELED or another error. */
+GREEN_API int green_event_wait(green_event_t *event, double timeout);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,13 @@
 
 #include "internal.h"
 
+double green_now(void) {
+  green_hub_t *hub = green_hub_current();
+  if (hub == NULL) return 0;
+  ev_now_update(hub->loop);
+  return ev_now(hub->loop);
+}
+
 int green_sleep(double seconds) {
   green_hub_t *hub;
   ev_timer timer;

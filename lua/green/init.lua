@@ -33,4 +33,67 @@ function green.with_timeout_value(seconds, timeout_value, fn, ...)
   return value_or_raise(t, timeout_value, pcall(fn, ...))
 end
 
+local Event, now = green.Event, green.now
+
+--- Iterate over `objects` as each becomes ready, at most `count` of them
+-- (default: all), until `timeout` seconds have passed (default: no limit).
+-- An object is anything with `ready()`, `link(fn)` and `unlink(fn)`:
+-- greenlets, for now. Iteration simply ends when the time runs out.
+function green.iwait(objects, timeout, count)
+  assert(type(objects) == "table", "bad argument #1 to 'iwait' (table expected)")
+  count = math.min(count or #objects, #objects)
+  local arrived, taken, wake = {}, 0, Event()
+  local function on_ready(obj)
+    arrived[#arrived + 1] = obj
+    wake:set()
+  end
+  for _, obj in ipairs(objects) do
+    if obj:ready() then arrived[#arrived + 1] = obj else obj:link(on_ready) end
+  end
+  local deadline = timeout and now() + timeout
+  local function stop()
+    for _, obj in ipairs(objects) do obj:unlink(on_ready) end
+  end
+  return function()
+    if taken >= count then stop(); return nil end
+    while taken >= #arrived do
+      wake:clear()
+      local left = deadline and math.max(0, deadline - now())
+      if not wake:wait(left) then stop(); return nil end
+    end
+    taken = taken + 1
+    if taken >= count then stop() end
+    return arrived[taken]
+  end
+end
+
+--- Wait for `objects` as `iwait` does; return the list of those ready.
+function green.wait(objects, timeout, count)
+  local done = {}
+  for obj in green.iwait(objects, timeout, count) do done[#done + 1] = obj end
+  return done
+end
+
+--- Wait for greenlets to finish: opts.timeout, opts.count, and
+-- opts.raise_error to re-raise the first error among those finished.
+-- Returns the greenlets that finished.
+function green.joinall(greenlets, opts)
+  opts = opts or {}
+  local done = green.wait(greenlets, opts.timeout, opts.count)
+  if opts.raise_error then
+    for _, g in ipairs(done) do
+      if not g:successful() then error(g.exception, 0) end
+    end
+  end
+  return done
+end
+
+--- Kill every greenlet in the list with `err` (default GreenletExit);
+-- with opts.block (the default) wait for them, at most opts.timeout.
+function green.killall(greenlets, err, opts)
+  opts = opts or {}
+  for _, g in ipairs(greenlets) do g:kill(err, {block = false}) end
+  if opts.block ~= false then green.joinall(greenlets, {timeout = opts.timeout}) end
+end
+
 return green
