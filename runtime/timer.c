@@ -28,10 +28,14 @@ int green_sleep(double seconds) {
   return rc == GREEN_ETIMEDOUT ? 0 : rc;
 }
 
+/* libev calls idle watchers whenever no event is pending, even on a poll
+   made for the switch interval while greenlets are still ready: wait for
+   the ready queue to be empty too. */
 static void idle_wake_cb(struct ev_loop *loop, ev_idle *w, int revents) {
+  green_t *g = w->data;
   (void)loop;
   (void)revents;
-  green__wake(w->data, 0);
+  if (g->hub->ready_count == 0) green__wake(g, 0);
 }
 
 int green_idle(void) {
