@@ -8,9 +8,12 @@
 
 #include "lgreen.h"
 
-#define MAIN_KEY  "green.main"
-#define GRAVE_KEY "green.finished"
-#define GRAVE_TRIM 256
+#define ADOPTED_KEY "green.adopted"
+
+/* Registry key of the table {[record] = handle} of greenlets that may
+   still run, so that C code can find a greenlet's handle from its record
+   (stack indices are relative to the running C function's frame). */
+static const char handles_key = 'h';
 
 /* Link kinds. */
 enum { LINK_ANY, LINK_VALUE, LINK_EXCEPTION };
@@ -21,39 +24,75 @@ lgreen *lgreen_check(lua_State *L, int index) {
 
 static void init_record(lgreen *lg) {
   memset(lg, 0, sizeof *lg);
-  lg->self_ref = lg->thread_ref = lg->pending_ref = LUA_NOREF;
+  lg->pending_ref = LUA_NOREF;
 }
 
-/* Push the handle of the running greenlet, making the main greenlet's on
-   first use. Returns its record. */
-lgreen *lgreen_push_current(lua_State *L) {
-  green_t *g = green_current();
-  lgreen *lg = green_data(g);
-  if (lg != NULL && lg->self_ref != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lg->self_ref);
-    return lg;
+/* Push the user value table of the handle at ud, made on first use. */
+static int push_env(lua_State *L, int ud) {
+  if (lua_getiuservalue(L, ud, 1) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, ud, 1);
   }
-  if (lua_getfield(L, LUA_REGISTRYINDEX, MAIN_KEY) != LUA_TNIL)
+  return lua_gettop(L);
+}
+
+/* A handle for a greenlet that Lua did not spawn (the main greenlet, or a
+   C host's), kept in the registry under its C address. */
+static lgreen *push_adopted(lua_State *L, green_t *g) {
+  lgreen *lg;
+  lua_getfield(L, LUA_REGISTRYINDEX, ADOPTED_KEY);
+  if (lua_rawgetp(L, -1, g) == LUA_TUSERDATA) {
+    lua_remove(L, -2);
     return lua_touserdata(L, -1);
+  }
   lua_pop(L, 1);
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
   init_record(lg);
   lg->g = g;
   lg->T = L;
-  lg->started = 1;
+  lg->started = lg->adopted = 1;
   luaL_setmetatable(L, LGREEN_GREENLET);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "main");
-  lua_setfield(L, -2, "name");
-  lua_setiuservalue(L, -2, 1);
+  if (g == green_current() && green_data(g) == NULL) {
+    push_env(L, lua_gettop(L));
+    lua_pushliteral(L, "main");
+    lua_setfield(L, -2, "name");
+    lua_pop(L, 1);
+  }
   lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, MAIN_KEY);
+  lua_rawsetp(L, -3, g);
+  lua_remove(L, -2);
   green_set_data(g, lg);
   return lg;
 }
 
+static void push_handle(lua_State *L, lgreen *lg) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &handles_key);
+  lua_rawgetp(L, -1, lg);
+  lua_remove(L, -2);
+}
+
+static void set_handle(lua_State *L, lgreen *lg, int ud) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &handles_key);
+  if (ud != 0) lua_pushvalue(L, ud); else lua_pushnil(L);
+  lua_rawsetp(L, -2, lg);
+  lua_pop(L, 1);
+}
+
+/* Push the handle of the running greenlet; return its record. */
+lgreen *lgreen_push_current(lua_State *L) {
+  green_t *g = green_current();
+  lgreen *lg = green_data(g);
+  if (lg == NULL || lg->adopted) return push_adopted(L, g);
+  push_handle(L, lg);
+  return lg;
+}
+
 lgreen *lgreen_current(lua_State *L) {
-  lgreen *lg = lgreen_push_current(L);
+  lgreen *lg = green_data(green_current());
+  if (lg != NULL) return lg;
+  lg = lgreen_push_current(L);
   lua_pop(L, 1);
   return lg;
 }
@@ -61,39 +100,8 @@ lgreen *lgreen_current(lua_State *L) {
 
 /* ---------------------------------------------------------------- death */
 
-/* The Lua thread and handle of a finished greenlet must stay reachable
-   until its C greenlet has left them: no collector step may free the
-   thread that finish() still runs on. They go to a list that a later
-   spawn empties, when the C greenlet is long gone. */
-static void bury(lua_State *T, lgreen *lg, int ud) {
-  lua_Integer n;
-  if (lua_getfield(T, LUA_REGISTRYINDEX, GRAVE_KEY) != LUA_TTABLE) {
-    lua_pop(T, 1);
-    lua_newtable(T);
-    lua_pushvalue(T, -1);
-    lua_setfield(T, LUA_REGISTRYINDEX, GRAVE_KEY);
-  }
-  n = (lua_Integer)lua_rawlen(T, -1);
-  lua_pushvalue(T, ud);
-  lua_rawseti(T, -2, n + 1);
-  lua_pushthread(T);
-  lua_rawseti(T, -2, n + 2);
-  lua_pop(T, 1);
-  luaL_unref(T, LUA_REGISTRYINDEX, lg->self_ref);
-  luaL_unref(T, LUA_REGISTRYINDEX, lg->thread_ref);
-  lg->self_ref = lg->thread_ref = LUA_NOREF;
-}
-
-static void empty_graveyard(lua_State *L) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, GRAVE_KEY) == LUA_TTABLE &&
-      lua_rawlen(L, -1) > GRAVE_TRIM) {
-    lua_pushnil(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, GRAVE_KEY);
-  }
-  lua_pop(L, 1);
-}
-
-static int spawn_common(lua_State *L, double delay, int fn_index, int raw);
+static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
+                        int fn_index, int raw);
 
 /* Start every link whose kind matches, each in a greenlet of its own, with
    the dead greenlet as argument. */
@@ -113,7 +121,7 @@ static void fire_links(lua_State *L, lgreen *lg, int ud, int env) {
         (kind == LINK_EXCEPTION && lg->failed)) {
       lua_rawgeti(L, top + 1, 1);         /* fn */
       lua_pushvalue(L, ud);
-      spawn_common(L, 0, top + 3, 1);
+      spawn_common(L, lg->pool, 0, top + 3, 1);
     }
     lua_settop(L, top);
   }
@@ -123,56 +131,86 @@ static void fire_links(lua_State *L, lgreen *lg, int ud, int env) {
 /* Record how the greenlet ended: its nres results (status LUA_OK) or its
    error, found from stack index `first`. GreenletExit counts as success. */
 static void record_end(lua_State *L, lgreen *lg, int status, int first,
-                       int nres, int env) {
-  int i;
+                       int nres, int ud) {
+  int i, env;
+  lg->done = 1;
   if (status == LUA_OK || lgreen_is_exit(L, first)) {
-    if (!lg->raw) {
-      lua_createtable(L, nres, 1);
-      for (i = 0; i < nres; i++) {
-        lua_pushvalue(L, first + i);
-        lua_rawseti(L, -2, i + 1);
-      }
-      lua_pushinteger(L, nres);
-      lua_setfield(L, -2, "n");
-      lua_setfield(L, env, "value");
+    if (lg->raw || nres == 0) return;
+    env = push_env(L, ud);
+    lua_createtable(L, nres, 1);
+    for (i = 0; i < nres; i++) {
+      lua_pushvalue(L, first + i);
+      lua_rawseti(L, -2, i + 1);
     }
+    lua_pushinteger(L, nres);
+    lua_setfield(L, -2, "n");
+    lua_setfield(L, env, "value");
   } else {
     lg->failed = 1;
+    env = push_env(L, ud);
     lua_pushvalue(L, first);
     lua_setfield(L, env, "exception");
   }
-  lg->done = 1;
+  lua_pop(L, 1);
 }
 
-/* Runs on the greenlet's own thread T after its function returned. T holds
-   [handler, results...] or [handler, error]. */
+/* Empty the greenlet's thread, which lets go of the handle in slot 1, and
+   give it back to the pool. lg must not be touched afterwards. */
+static void retire_thread(lua_State *L, lgreen *lg) {
+  lua_State *T = lg->T;
+  lgreen_pool *pool = lg->pool;
+  set_handle(L, lg, 0);
+  lua_settop(T, 0);
+  lgreen_pool_give(T, pool);
+}
+
+/* After the greenlet's end is recorded: links, and its thread back to the
+   pool with an empty stack, which lets go of the handle in slot 1. */
+static void retire(lua_State *L, lgreen *lg, int ud) {
+  int env;
+  luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
+  lg->pending_ref = LUA_NOREF;
+  if (lua_getiuservalue(L, ud, 1) == LUA_TTABLE) {
+    env = lua_gettop(L);
+    fire_links(L, lg, ud, env);
+  }
+  lua_pop(L, 1);
+  retire_thread(L, lg);
+}
+
+/* Runs on the greenlet's own thread T once its function has returned. T
+   holds [handle, handler, results...] or [handle, handler, error]. */
 static void finish(lgreen *lg, int status) {
   lua_State *T = lg->T;
-  int nres = lua_gettop(T) - 1, ud = nres + 2, env = nres + 3;
-  lua_rawgeti(T, LUA_REGISTRYINDEX, lg->self_ref);
-  lua_getiuservalue(T, ud, 1);
-  record_end(T, lg, status, 2, nres, env);
-  luaL_unref(T, LUA_REGISTRYINDEX, lg->pending_ref);
-  lg->pending_ref = LUA_NOREF;
-  if (lg->failed) {
-    lua_getfield(T, env, "traceback");
-    lgreen_report_error(T, ud, 2, -1);
-    lua_pop(T, 1);
+  int nres = lua_gettop(T) - 2;
+  /* Outside any call, T's stack is only as large as it last needed. With
+     no memory to grow it, the results are dropped and it counts as failed. */
+  if (!lua_checkstack(T, 16)) {
+    lua_settop(T, 2);
+    lg->done = lg->failed = 1;
+    if (lua_checkstack(T, 8)) retire(T, lg, 1);
+    else retire_thread(T, lg);
+    return;
   }
-  fire_links(T, lg, ud, env);
-  bury(T, lg, ud);
-  lua_settop(T, 0);
+  record_end(T, lg, status, 3, nres, 1);
+  if (lg->failed) {
+    lua_getiuservalue(T, 1, 1);
+    lua_getfield(T, -1, "traceback");
+    lgreen_report_error(T, 1, 3, -1);
+    lua_pop(T, 2);
+  }
+  retire(T, lg, 1);           /* the last use of lg and T */
 }
 
 /* Message handler of a greenlet's pcall: keep the traceback beside the
    error, and the error itself untouched (it may be a Timeout object). */
 static int keep_traceback(lua_State *L) {
-  lgreen *lg = lua_touserdata(L, lua_upvalueindex(1));
-  if (lgreen_is_exit(L, 1)) return 1;
+  lgreen *lg = green_data(green_current());
+  if (lgreen_is_exit(L, 1) || lg == NULL) return 1;
   luaL_traceback(L, L, NULL, 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lg->self_ref);
-  lua_getiuservalue(L, -1, 1);
-  lua_pushvalue(L, -3);
+  push_handle(L, lg);
+  push_env(L, lua_gettop(L));
+  lua_pushvalue(L, 2);
   lua_setfield(L, -2, "traceback");
   lua_settop(L, 1);
   return 1;
@@ -180,80 +218,71 @@ static int keep_traceback(lua_State *L) {
 
 static void *entry(void *arg) {
   lgreen *lg = arg;
-  int status;
   lg->started = 1;
-  status = lua_pcall(lg->T, lg->nargs, LUA_MULTRET, 1);
-  finish(lg, status);
+  finish(lg, lua_pcall(lg->T, lg->nargs, LUA_MULTRET, 2));
   return NULL;
 }
 
-/* A greenlet killed before it started never runs: end it from here. */
+/* A greenlet killed before it started never runs: end it from here. Its
+   thread is idle, so it can be emptied from here too. */
 static void finish_unstarted(lua_State *L, lgreen *lg, int ud) {
-  int env;
   ud = lua_absindex(L, ud);
-  lua_getiuservalue(L, ud, 1);
-  env = lua_gettop(L);
   lgreen_push_exit(L);
-  record_end(L, lg, LUA_OK, env + 1, 1, env);
-  lua_settop(L, env);
-  luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
-  lg->pending_ref = LUA_NOREF;
-  fire_links(L, lg, ud, env);
+  record_end(L, lg, LUA_OK, lua_gettop(L), 1, ud);
   lua_pop(L, 1);
-  /* Not running on its thread: the references can simply go. */
-  luaL_unref(L, LUA_REGISTRYINDEX, lg->self_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, lg->thread_ref);
-  lg->self_ref = lg->thread_ref = LUA_NOREF;
+  retire(L, lg, ud);
 }
 
 /* ---------------------------------------------------------------- spawn */
 
-static int spawn_common(lua_State *L, double delay, int fn_index, int raw) {
+static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
+                        int fn_index, int raw) {
   int nargs = lua_gettop(L) - fn_index, rc;
   lgreen *lg;
   lua_State *T;
   luaL_checktype(L, fn_index, LUA_TFUNCTION);
-  empty_graveyard(L);
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
   init_record(lg);
   lg->raw = (unsigned char)raw;
+  lg->pool = pool;
   luaL_setmetatable(L, LGREEN_GREENLET);
-  lua_createtable(L, 0, 2);
-  lua_setiuservalue(L, -2, 1);
-  T = lua_newthread(L);
-  lg->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lg->T = T;
+  T = lg->T = lgreen_pool_take(L, pool);
   lg->nargs = nargs;
-  lua_pushlightuserdata(T, lg);
-  lua_pushcclosure(T, keep_traceback, 1);
-  lua_rotate(L, fn_index, 1);             /* the handle below fn and args */
-  lua_xmove(L, T, nargs + 1);
+  if (!lua_checkstack(T, nargs + 3)) {
+    lgreen_pool_give(T, pool);
+    return luaL_error(L, "spawn: too many arguments");
+  }
   lua_pushvalue(L, -1);
-  lg->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_xmove(L, T, 1);                     /* T: [handle] */
+  lua_pushcfunction(T, keep_traceback);   /* T: [handle, handler] */
+  lua_rotate(L, fn_index, 1);             /* L: [handle, fn, args...] */
+  lua_xmove(L, T, nargs + 1);             /* T: [handle, handler, fn, args] */
   rc = delay > 0 ? green_spawn_later(delay, entry, lg, NULL, &lg->g)
                  : green_spawn(entry, lg, NULL, &lg->g);
   if (rc < 0) {
-    luaL_unref(L, LUA_REGISTRYINDEX, lg->self_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, lg->thread_ref);
-    lg->self_ref = lg->thread_ref = LUA_NOREF;
+    lua_settop(T, 0);
+    lgreen_pool_give(T, pool);
     return luaL_error(L, "spawn: %s", green_strerror(rc));
   }
   green_set_data(lg->g, lg);
+  set_handle(L, lg, lua_gettop(L));
   return 1;
 }
 
+#define POOL(L) ((lgreen_pool *)lua_touserdata(L, lua_upvalueindex(1)))
+
 static int l_spawn(lua_State *L) {
-  return spawn_common(L, 0, 1, 0);
+  return spawn_common(L, POOL(L), 0, 1, 0);
 }
 
 static int l_spawn_raw(lua_State *L) {
-  return spawn_common(L, 0, 1, 1);
+  return spawn_common(L, POOL(L), 0, 1, 1);
 }
 
 static int l_spawn_later(lua_State *L) {
   double seconds = luaL_checknumber(L, 1);
   luaL_argcheck(L, seconds >= 0, 1, "must not be negative");
-  return spawn_common(L, seconds, 2, 0);
+  return spawn_common(L, POOL(L), seconds, 2, 0);
 }
 
 static int l_getcurrent(lua_State *L) {
@@ -298,7 +327,10 @@ static int l_get(lua_State *L) {
   lgreen *lg = lgreen_check(L, 1);
   int n = join(L, lg, check_timeout(L, 2)), i;
   if (n > 0) return n;
-  lua_getiuservalue(L, 1, 1);
+  if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+    if (lg->failed) return luaL_error(L, "get: the greenlet failed");
+    return 0;                             /* no results */
+  }
   if (lg->failed) {
     lua_getfield(L, -1, "exception");
     return lua_error(L);
@@ -375,11 +407,11 @@ static int add_link(lua_State *L, int kind) {
     if (kind == LINK_ANY || (kind == LINK_VALUE) == !lg->failed) {
       lua_settop(L, 2);
       lua_pushvalue(L, 1);
-      spawn_common(L, 0, 2, 1);
+      spawn_common(L, lg->pool, 0, 2, 1);
     }
     return 0;
   }
-  lua_getiuservalue(L, 1, 1);
+  push_env(L, 1);
   if (lua_getfield(L, -1, "links") != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -403,8 +435,9 @@ static int l_unlink(lua_State *L) {
   lua_Integer i, n;
   lgreen_check(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_getiuservalue(L, 1, 1);
-  if (lua_getfield(L, -1, "links") != LUA_TTABLE) return 0;
+  if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE ||
+      lua_getfield(L, -1, "links") != LUA_TTABLE)
+    return 0;
   n = (lua_Integer)lua_rawlen(L, -1);
   for (i = n; i >= 1; i--) {
     lua_rawgeti(L, -1, i);
@@ -439,8 +472,8 @@ static const char *state_name(const lgreen *lg) {
 
 static int l_tostring(lua_State *L) {
   lgreen *lg = lgreen_check(L, 1);
-  lua_getiuservalue(L, 1, 1);
-  lua_getfield(L, -1, "name");
+  if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE)
+    lua_getfield(L, -1, "name");
   if (lua_isstring(L, -1))
     lua_pushfstring(L, "Greenlet \"%s\" (%s)", lua_tostring(L, -1),
                     state_name(lg));
@@ -456,7 +489,7 @@ static int l_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
   lgreen_check(L, 1);
   if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
-  lua_getiuservalue(L, 1, 1);
+  if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) return 0;
   if (strcmp(key, "value") == 0) {
     if (lua_getfield(L, -1, "value") == LUA_TTABLE) lua_rawgeti(L, -1, 1);
     return 1;
@@ -475,7 +508,7 @@ static int l_newindex(lua_State *L) {
   if (strcmp(key, "name") != 0)
     return luaL_error(L, "cannot set field '%s' of a greenlet", key);
   if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TSTRING);
-  lua_getiuservalue(L, 1, 1);
+  push_env(L, 1);
   lua_pushvalue(L, 3);
   lua_setfield(L, -2, "name");
   if (!lg->done) green_set_name(lg->g, lua_tostring(L, 3));
@@ -514,6 +547,17 @@ void lgreen_open_greenlet(lua_State *L) {
     {"kill", l_kill},
     {NULL, NULL}
   };
+  lgreen_pool *pool = lgreen_pool_open(L);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &handles_key) != LUA_TTABLE) {
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &handles_key);
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ADOPTED_KEY) != LUA_TTABLE) {
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, ADOPTED_KEY);
+  }
+  lua_pop(L, 1);
   if (luaL_newmetatable(L, LGREEN_GREENLET)) {
     lua_pushliteral(L, "Greenlet");
     lua_setfield(L, -2, "__name");
@@ -528,5 +572,6 @@ void lgreen_open_greenlet(lua_State *L) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  luaL_setfuncs(L, functions, 0);
+  lua_pushlightuserdata(L, pool);
+  luaL_setfuncs(L, functions, 1);
 }

@@ -6,10 +6,16 @@
 #include "lgreen.h"
 
 static int l_sleep(lua_State *L) {
-  double seconds = luaL_optnumber(L, 1, 0);
+  int is_number;
+  double seconds = (double)lua_tonumberx(L, 1, &is_number);
+  if (!is_number) {
+    if (!lua_isnoneornil(L, 1)) luaL_typeerror(L, 1, "number");
+    seconds = 0;
+  }
   luaL_argcheck(L, seconds >= 0, 1, "must not be negative");
   lgreen_check_can_block(L, "sleep");
-  lgreen_check_result(L, green_sleep(seconds), "sleep");
+  lgreen_check_result(L, seconds == 0 ? green_yield() : green_sleep(seconds),
+                      "sleep");
   return 0;
 }
 

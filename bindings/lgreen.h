@@ -14,19 +14,26 @@
 
 #define LGREEN_GREENLET "green.Greenlet"
 
+/* Finished greenlets' Lua threads, kept for reuse (pool.c). */
+#define LGREEN_POOL_MAX 256
+typedef struct lgreen_pool {
+  lua_State *idle[LGREEN_POOL_MAX];
+  int count;
+} lgreen_pool;
+
 /*
 ** A Lua greenlet: a Lua thread run with lua_pcall on a C greenlet's stack.
-** The userdata is the Lua handle; its user value is a table that holds the
-** results, the error, links and the name.
+** The userdata is the Lua handle; while the greenlet may run, slot 1 of its
+** thread's stack holds it. Its user value, made when first needed, is a
+** table with the results, the error, links and the name.
 */
 typedef struct lgreen {
   green_t *g;               /* C greenlet; one reference held */
   lua_State *T;             /* the Lua thread it runs on */
-  int self_ref;             /* registry: this userdata while it may run */
-  int thread_ref;           /* registry: T while it may run */
+  lgreen_pool *pool;        /* where T goes back */
   int pending_ref;          /* registry: error to raise at the next kill */
   int nargs;
-  unsigned char started, done, failed, raw;
+  unsigned char started, done, failed, raw, adopted;
 } lgreen;
 
 /* module.c */
@@ -47,6 +54,11 @@ void lgreen_open_timeout(lua_State *L);
 
 /* event.c */
 void lgreen_open_event(lua_State *L);
+
+/* pool.c */
+lua_State *lgreen_pool_take(lua_State *L, lgreen_pool *pool);
+void lgreen_pool_give(lua_State *T, lgreen_pool *pool);
+lgreen_pool *lgreen_pool_open(lua_State *L);
 
 /* hub.c */
 void lgreen_open_hub(lua_State *L);

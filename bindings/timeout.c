@@ -43,6 +43,7 @@ static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop;
   (void)revents;
   t->pending = 0;
+  if (!lua_checkstack(L, 4)) return;      /* no memory: it cannot fire */
   if (!target->done) {
     luaL_unref(L, LUA_REGISTRYINDEX, target->pending_ref);
     push_error(L, t);

@@ -21,7 +21,10 @@
 #define DEFAULT_GUARDED_MAX     16384u
 #define DEFAULT_SWITCH_INTERVAL 0.005
 
-static __thread green_hub_t *this_hub;
+/* Initial-exec: one instruction to read, no __tls_get_addr call, even in
+   the Lua module that is loaded with dlopen (a pointer fits in the static
+   TLS space glibc keeps for such modules). */
+static __thread green_hub_t *this_hub __attribute__((tls_model("initial-exec")));
 
 green_hub_t *green_hub_current(void) {
   return this_hub;

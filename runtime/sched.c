@@ -30,6 +30,8 @@ uint64_t green__coarse_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The clock is read at every switch: skipping reads would let one long
+   greenlet followed by a few switches keep timers waiting. */
 int green__poll_due(const green_hub_t *hub) {
   return green__coarse_ns() >= hub->poll_due_ns;
 }

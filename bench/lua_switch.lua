@@ -1,0 +1,61 @@
+-- Lua greenlets against Lua coroutines, in one run:
+--   sleep(0) ping-pong between two greenlets, per switch, against two
+--   coroutines driven round-robin by resume/yield, per switch;
+--   spawn + finish of an empty greenlet against coroutine.create + resume.
+-- Each figure is the median of 7 runs.
+local green = require "green"
+local clock = os.clock
+
+local function median(fn, n)
+  local runs = {}
+  fn(n // 10)
+  for i = 1, 7 do
+    local start = clock()
+    fn(n)
+    runs[i] = (clock() - start) * 1e9 / n
+  end
+  table.sort(runs)
+  return runs[4]
+end
+
+local function greenlet_pingpong(n)
+  local left, sleep = n, green.sleep
+  local function player()
+    while left > 0 do left = left - 1; sleep(0) end
+  end
+  local a, b = green.spawn(player), green.spawn(player)
+  a:join(); b:join()
+end
+
+-- The leanest round-robin: each handoff from one coroutine to the other
+-- is a yield to the scheduler loop and a resume of the other.
+local function coroutine_roundrobin(n)
+  local yield, resume = coroutine.yield, coroutine.resume
+  local function player() while true do yield() end end
+  local a, b = coroutine.create(player), coroutine.create(player)
+  for _ = 1, n // 2 do resume(a); resume(b) end
+end
+
+local function empty() end
+
+local function greenlet_spawns(n)
+  local batch = 1000
+  for _ = 1, n // batch do
+    local last
+    for _ = 1, batch do last = green.spawn_raw(empty) end
+    last:join()
+  end
+end
+
+local function coroutine_spawns(n)
+  for _ = 1, n do coroutine.resume(coroutine.create(empty)) end
+end
+
+local g_switch = median(greenlet_pingpong, 1000000)
+local c_switch = median(coroutine_roundrobin, 1000000)
+local g_spawn = median(greenlet_spawns, 200000)
+local c_spawn = median(coroutine_spawns, 200000)
+print(string.format("lua switch   greenlet sleep(0) %6.1f ns   coroutine resume/yield %6.1f ns   ratio %.2fx   (target <= 0.5x)",
+  g_switch, c_switch, g_switch / c_switch))
+print(string.format("lua spawn    greenlet %7.1f ns   coroutine.create+resume %7.1f ns   ratio %.2fx   (target <= 1.0x)",
+  g_spawn, c_spawn, g_spawn / c_spawn))
