@@ -133,6 +133,7 @@ check: test asan tsan valgrind
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
+	@for b in bench/*.lua; do $(LUA_ENV) $(LUA) $$b || exit 1; done
 
 demo: all $(EXAMPLES)
 	$(BUILD)/examples/host_demo

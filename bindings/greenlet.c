@@ -18,13 +18,31 @@ static const char handles_key = 'h';
 /* Link kinds. */
 enum { LINK_ANY, LINK_VALUE, LINK_EXCEPTION };
 
+/* Registry key of the Greenlet metatable. Looking it up by address avoids
+   the string compare that every lua_getfield with a C string costs. */
+static const char metatable_key = 'm';
+
 lgreen *lgreen_check(lua_State *L, int index) {
-  return luaL_checkudata(L, index, LGREEN_GREENLET);
+  lgreen *lg = lua_touserdata(L, index);
+  if (lg != NULL && lua_getmetatable(L, index)) {
+    int same;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &metatable_key);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (same) return lg;
+  }
+  luaL_typeerror(L, index, "Greenlet");
+  return NULL;
+}
+
+static void set_metatable(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &metatable_key);
+  lua_setmetatable(L, -2);
 }
 
 static void init_record(lgreen *lg) {
   memset(lg, 0, sizeof *lg);
-  lg->pending_ref = LUA_NOREF;
+  lg->pending_ref = lg->handle_ref = LUA_NOREF;
 }
 
 /* Push the user value table of the handle at ud, made on first use. */
@@ -51,9 +69,10 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
   init_record(lg);
   lg->g = g;
+  lg->id = green_id(g);
   lg->T = L;
   lg->started = lg->adopted = 1;
-  luaL_setmetatable(L, LGREEN_GREENLET);
+  set_metatable(L);
   if (g == green_current() && green_data(g) == NULL) {
     push_env(L, lua_gettop(L));
     lua_pushliteral(L, "main");
@@ -68,16 +87,17 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
 }
 
 static void push_handle(lua_State *L, lgreen *lg) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &handles_key);
-  lua_rawgetp(L, -1, lg);
-  lua_remove(L, -2);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lg->handle_ref);
 }
 
 static void set_handle(lua_State *L, lgreen *lg, int ud) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &handles_key);
-  if (ud != 0) lua_pushvalue(L, ud); else lua_pushnil(L);
-  lua_rawsetp(L, -2, lg);
-  lua_pop(L, 1);
+  if (ud != 0) {
+    lua_pushvalue(L, ud);
+    lg->handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  } else {
+    luaL_unref(L, LUA_REGISTRYINDEX, lg->handle_ref);
+    lg->handle_ref = LUA_NOREF;
+  }
 }
 
 /* Push the handle of the running greenlet; return its record. */
@@ -159,6 +179,8 @@ static void record_end(lua_State *L, lgreen *lg, int status, int first,
 static void retire_thread(lua_State *L, lgreen *lg) {
   lua_State *T = lg->T;
   lgreen_pool *pool = lg->pool;
+  green_release(lg->g);         /* the hub keeps the record until reaped */
+  lg->g = NULL;
   set_handle(L, lg, 0);
   lua_settop(T, 0);
   lgreen_pool_give(T, pool);
@@ -245,7 +267,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   init_record(lg);
   lg->raw = (unsigned char)raw;
   lg->pool = pool;
-  luaL_setmetatable(L, LGREEN_GREENLET);
+  set_metatable(L);
   T = lg->T = lgreen_pool_take(L, pool);
   lg->nargs = nargs;
   if (!lua_checkstack(T, nargs + 3)) {
@@ -265,6 +287,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
     return luaL_error(L, "spawn: %s", green_strerror(rc));
   }
   green_set_data(lg->g, lg);
+  lg->id = green_id(lg->g);
   set_handle(L, lg, lua_gettop(L));
   return 1;
 }
@@ -478,7 +501,7 @@ static int l_tostring(lua_State *L) {
     lua_pushfstring(L, "Greenlet \"%s\" (%s)", lua_tostring(L, -1),
                     state_name(lg));
   else
-    lua_pushfstring(L, "Greenlet #%I (%s)", (lua_Integer)green_id(lg->g),
+    lua_pushfstring(L, "Greenlet #%I (%s)", (lua_Integer)lg->id,
                     state_name(lg));
   return 1;
 }
@@ -488,7 +511,8 @@ static int l_tostring(lua_State *L) {
 static int l_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
   lgreen_check(L, 1);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) return 0;
   if (strcmp(key, "value") == 0) {
     if (lua_getfield(L, -1, "value") == LUA_TTABLE) lua_rawgeti(L, -1, 1);
@@ -512,15 +536,6 @@ static int l_newindex(lua_State *L) {
   lua_pushvalue(L, 3);
   lua_setfield(L, -2, "name");
   if (!lg->done) green_set_name(lg->g, lua_tostring(L, 3));
-  return 0;
-}
-
-static int l_gc(lua_State *L) {
-  lgreen *lg = lua_touserdata(L, 1);
-  luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
-  lg->pending_ref = LUA_NOREF;
-  if (lg->g != NULL && green_hub_current() != NULL) green_release(lg->g);
-  lg->g = NULL;
   return 0;
 }
 
@@ -568,10 +583,8 @@ void lgreen_open_greenlet(lua_State *L) {
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, l_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
   }
-  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &metatable_key);
   lua_pushlightuserdata(L, pool);
   luaL_setfuncs(L, functions, 1);
 }

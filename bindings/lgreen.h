@@ -28,10 +28,13 @@ typedef struct lgreen_pool {
 ** table with the results, the error, links and the name.
 */
 typedef struct lgreen {
-  green_t *g;               /* C greenlet; one reference held */
+  green_t *g;               /* C greenlet, referenced until it finished;
+                               then NULL: the handle needs no finalizer */
+  uint64_t id;
   lua_State *T;             /* the Lua thread it runs on */
   lgreen_pool *pool;        /* where T goes back */
   int pending_ref;          /* registry: error to raise at the next kill */
+  int handle_ref;           /* registry: the handle, while it may run */
   int nargs;
   unsigned char started, done, failed, raw, adopted;
 } lgreen;

@@ -8,7 +8,6 @@
 #include "lgreen.h"
 
 #define HUB_KEY     "green.hub"
-#define EXIT_KEY    "green.GreenletExit"
 #define ONERROR_KEY "green.on_error"
 
 /* The hub this Lua state runs on: the thread's own if a host made one,
@@ -52,8 +51,10 @@ static void anchor_hub(lua_State *L) {
 
 /* ---------------------------------------------------------------- errors */
 
+static const char exit_key = 'x';
+
 void lgreen_push_exit(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, EXIT_KEY);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key);
 }
 
 int lgreen_is_exit(lua_State *L, int index) {
@@ -78,7 +79,7 @@ static void make_exit(lua_State *L) {
   lua_pushliteral(L, "GreenletExit");
   lua_setfield(L, -2, "__name");
   lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, EXIT_KEY);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &exit_key);
 }
 
 /* Raise what a kill asked for: the error given to kill, a Timeout, or
@@ -165,7 +166,7 @@ __attribute__((visibility("default"))) int luaopen_green_core(lua_State *L);
 
 int luaopen_green_core(lua_State *L) {
   anchor_hub(L);
-  if (lua_getfield(L, LUA_REGISTRYINDEX, EXIT_KEY) == LUA_TNIL) make_exit(L);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key) == LUA_TNIL) make_exit(L);
   lua_pop(L, 1);
   lua_newtable(L);
   lgreen_open_hub(L);
