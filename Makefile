@@ -24,9 +24,11 @@ WARNINGS = -Wall -Wextra -Werror -Wshadow -Wsign-compare -Wundef \
            -Wdouble-promotion -Wmissing-prototypes -Wstrict-prototypes \
            -Wmissing-declarations -Wpointer-arith -Wcast-qual
 
+EV_CFLAGS ?=
+EV_LIBS   ?= -lev
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
-             -DGREEN_BUILDING $(WARNINGS) $(CFLAGS) -Iruntime
-LIBS       = -lev -lpthread -lm
+             -DGREEN_BUILDING $(WARNINGS) $(CFLAGS) -Iruntime $(EV_CFLAGS)
+LIBS       = $(EV_LIBS) -lpthread -lm
 
 RUNTIME_C = $(filter-out runtime/switch_ucontext.c,$(wildcard runtime/*.c))
 ifeq ($(SWITCH),ucontext)
@@ -43,7 +45,7 @@ TESTS   = $(patsubst spec/c/%.c,$(BUILD)/test/%,$(wildcard spec/c/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all test test-aarch64 asan tsan valgrind check bench demo install clean
+.PHONY: all test test-aarch64 asan tsan install-rock valgrind check bench demo install clean
 all: $(BUILD)/libgreen.a $(BUILD)/libgreen.so $(LUA_MODULE)
 
 $(BUILD)/%.o: runtime/%.c runtime/*.h
@@ -83,7 +85,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libgreen.a
 # counts as a failure of its own. PER_TEST=1 runs each test as a process of
 # its own instead of letting the program fork one child per test.
 # The environment that makes `require "green"` work from the source tree.
-LUA_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;'
+LUA_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;' GREEN_BUILD='$(BUILD)'
 
 test: all $(TESTS)
 	@status=0; for t in $(TESTS); do \
@@ -146,6 +148,16 @@ install: all
 	ln -sf libgreen.so.0 $(DESTDIR)$(PREFIX)/lib/libgreen.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' green.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/green.pc
+	$(MAKE) install-rock INST_LIBDIR=$(DESTDIR)$(PREFIX)/lib/lua/5.4 \
+	  INST_LUADIR=$(DESTDIR)$(PREFIX)/share/lua/5.4 \
+	  INST_BINDIR=$(DESTDIR)$(PREFIX)/bin
+
+# What `luarocks make` installs: the Lua module and the green command.
+install-rock: all
+	install -d $(INST_LIBDIR)/green $(INST_LUADIR)/green $(INST_BINDIR)
+	install -m 755 $(LUA_MODULE) $(INST_LIBDIR)/green/core.so
+	install -m 644 lua/green/*.lua $(INST_LUADIR)/green/
+	install -m 755 bin/green $(INST_BINDIR)/green
 
 clean:
 	rm -rf build

@@ -25,6 +25,18 @@ static int l_idle(lua_State *L) {
   return 0;
 }
 
+/* run(): from the main greenlet, wait until no greenlet is left. */
+static int l_run(lua_State *L) {
+  green_hub_t *hub = green_hub_current();
+  int rc;
+  lgreen_check_can_block(L, "run");
+  rc = green_hub_run(hub);
+  if (rc == GREEN_EPERM)
+    return luaL_error(L, "run: only the main greenlet can run the hub");
+  lgreen_check_result(L, rc, "run");
+  return 0;
+}
+
 static int l_getswitchinterval(lua_State *L) {
   lua_pushnumber(L, green_hub_switch_interval(green_hub_current()));
   return 1;
@@ -42,6 +54,7 @@ void lgreen_open_hub(lua_State *L) {
   static const luaL_Reg functions[] = {
     {"sleep", l_sleep},
     {"idle", l_idle},
+    {"run", l_run},
     {"getswitchinterval", l_getswitchinterval},
     {"setswitchinterval", l_setswitchinterval},
     {NULL, NULL}

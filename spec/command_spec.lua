@@ -1,0 +1,31 @@
+-- The `green` command, run as a separate process.
+local function run(script, ...)
+  local cmd = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" ..
+    (os.getenv("GREEN_BUILD") or "build/default") .. "/?.so;;' lua5.4 bin/green " ..
+    script .. " " .. table.concat({...}, " ") .. " 2>&1"
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
+describe("the green command", function()
+  it("runs the script, then waits until no greenlet is left", function()
+    local out, code = run("spec/fixtures/command_ok.lua", "a", "b")
+    assert.equals(0, code)
+    assert.equals("main done with a,b\ngreenlet 1\ngreenlet 2\ngreenlet 3\n", out)
+  end)
+
+  it("exits non-zero when the script raises, after the greenlets finish", function()
+    local out, code = run("spec/fixtures/command_fails.lua")
+    assert.equals(1, code)
+    assert.matches("script failed", out)
+    assert.matches("still ran", out)
+  end)
+
+  it("says how to use it without a script", function()
+    local out, code = run("")
+    assert.equals(2, code)
+    assert.matches("usage: green script.lua", out)
+  end)
+end)
