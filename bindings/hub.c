@@ -37,6 +37,27 @@ static int l_run(lua_State *L) {
   return 0;
 }
 
+/* stats(): the hub's counters, for specs that look for leaks. */
+static int l_stats(lua_State *L) {
+  green_hub_stats_t st;
+  green_hub_stats(green_hub_current(), &st);
+  lua_createtable(L, 0, 10);
+#define FIELD(name) lua_pushinteger(L, (lua_Integer)st.name); \
+                    lua_setfield(L, -2, #name)
+  FIELD(spawned);
+  FIELD(switches);
+  FIELD(polls);
+  FIELD(alive);
+  FIELD(ready);
+  FIELD(stacks_mapped);
+  FIELD(stacks_in_arenas);
+  FIELD(stacks_pooled);
+  FIELD(stacks_reused);
+  FIELD(stack_maps);
+#undef FIELD
+  return 1;
+}
+
 static int l_getswitchinterval(lua_State *L) {
   lua_pushnumber(L, green_hub_switch_interval(green_hub_current()));
   return 1;
@@ -55,6 +76,7 @@ void lgreen_open_hub(lua_State *L) {
     {"sleep", l_sleep},
     {"idle", l_idle},
     {"run", l_run},
+    {"stats", l_stats},
     {"getswitchinterval", l_getswitchinterval},
     {"setswitchinterval", l_setswitchinterval},
     {NULL, NULL}
