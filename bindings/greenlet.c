@@ -15,6 +15,9 @@
    (stack indices are relative to the running C function's frame). */
 static const char handles_key = 'h';
 
+/* Registry key of the weak table {[greenlet] = its spawner}. */
+static const char spawners_key = 's';
+
 /* Link kinds. */
 enum { LINK_ANY, LINK_VALUE, LINK_EXCEPTION };
 
@@ -257,6 +260,43 @@ static void finish_unstarted(lua_State *L, lgreen *lg, int ud) {
 
 /* ---------------------------------------------------------------- spawn */
 
+/*
+** The spawn tree (gevent's): the child shares its spawner's table of
+** spawn-tree locals, keeps a weak reference to its spawner, and a chain of
+** spawn sites {source, line, up} whose `up` is the spawner's chain, so the
+** sites of its ancestors outlive them. spawn_raw records none of this.
+*/
+static void record_spawn_tree(lua_State *L, int ud) {
+  lua_Debug ar;
+  int env = push_env(L, ud), parent, parent_env;
+  lgreen_push_current(L);
+  parent = lua_gettop(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &spawners_key);
+  lua_pushvalue(L, ud);
+  lua_pushvalue(L, parent);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  parent_env = push_env(L, parent);
+  if (lua_getfield(L, parent_env, "locals") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, parent_env, "locals");
+  }
+  lua_setfield(L, env, "locals");
+  lua_createtable(L, 3, 0);
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar)) {
+    lua_pushstring(L, ar.short_src);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, ar.currentline);
+    lua_rawseti(L, -2, 2);
+  }
+  lua_getfield(L, parent_env, "sites");
+  lua_rawseti(L, -2, 3);
+  lua_setfield(L, env, "sites");
+  lua_settop(L, env - 1);
+}
+
 static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
                         int fn_index, int raw) {
   int nargs = lua_gettop(L) - fn_index, rc;
@@ -268,6 +308,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   lg->raw = (unsigned char)raw;
   lg->pool = pool;
   set_metatable(L);
+  if (!raw) record_spawn_tree(L, lua_gettop(L));
   T = lg->T = lgreen_pool_take(L, pool);
   lg->nargs = nargs;
   if (!lua_checkstack(T, nargs + 3)) {
@@ -506,8 +547,66 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-/* Fields: name, value (the first result), exception, traceback; and the
-   methods. */
+/* The current greenlet's table of spawn-tree locals, made if needed. */
+static void push_tree_locals(lua_State *L) {
+  int env;
+  lgreen_push_current(L);
+  env = push_env(L, lua_gettop(L));
+  if (lua_getfield(L, env, "locals") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, env, "locals");
+  }
+}
+
+static int l_get_spawntree_local(lua_State *L) {
+  luaL_checkany(L, 1);
+  push_tree_locals(L);
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);
+  return 1;
+}
+
+static int l_set_spawntree_local(lua_State *L) {
+  luaL_checkany(L, 1);
+  luaL_argcheck(L, !lua_isnil(L, 1), 1, "name must not be nil");
+  lua_settop(L, 2);
+  push_tree_locals(L);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_rawset(L, -3);
+  return 0;
+}
+
+/* Push "source:line" lines for the chain of spawn sites at the top. */
+static void push_sites(lua_State *L) {
+  luaL_Buffer b;
+  int chain = lua_gettop(L), depth = 0;
+  luaL_buffinit(L, &b);
+  lua_pushvalue(L, chain);
+  while (lua_istable(L, -1)) {
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    if (depth++ > 0) luaL_addstring(&b, "\n");
+    if (lua_isstring(L, -2)) {
+      luaL_addstring(&b, lua_tostring(L, -2));
+      luaL_addchar(&b, ':');
+      luaL_addstring(&b, lua_tostring(L, -1));
+    } else {
+      luaL_addstring(&b, "?");
+    }
+    lua_pop(L, 2);
+    lua_rawgeti(L, -1, 3);
+    lua_remove(L, -2);
+  }
+  lua_pop(L, 1);
+  luaL_pushresult(&b);
+  lua_remove(L, chain);
+}
+
+/* Fields: name, value (the first result), exception, traceback, spawner,
+   spawned_at; and the methods. */
 static int l_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
   lgreen_check(L, 1);
@@ -523,7 +622,126 @@ static int l_index(lua_State *L) {
     lua_getfield(L, -1, key);
     return 1;
   }
+  if (strcmp(key, "spawner") == 0) {       /* nil once it is collected */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &spawners_key);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    return 1;
+  }
+  if (strcmp(key, "spawned_at") == 0) {    /* its site, then its ancestors' */
+    if (lua_getfield(L, -1, "sites") != LUA_TTABLE) return 1;
+    push_sites(L);
+    return 1;
+  }
   return 0;
+}
+
+/* Push a greenlet's name, or "#id" if it has none. */
+static void push_label(lua_State *L, int ud) {
+  lgreen *lg = lua_touserdata(L, ud);
+  int top = lua_gettop(L);
+  ud = lua_absindex(L, ud);
+  if (lua_getiuservalue(L, ud, 1) == LUA_TTABLE &&
+      lua_getfield(L, -1, "name") == LUA_TSTRING) {
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return;
+  }
+  lua_settop(L, top);
+  lua_pushfstring(L, "#%I", (lua_Integer)lg->id);
+}
+
+/* Push "main > #3 > #7": the handle at ud and its spawners, oldest first. */
+static void push_tree_path(lua_State *L, int ud) {
+  luaL_Buffer b;
+  int parts, spawners, n = 0, i;
+  ud = lua_absindex(L, ud);
+  lua_newtable(L);
+  parts = lua_gettop(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &spawners_key);
+  spawners = lua_gettop(L);
+  lua_pushvalue(L, ud);
+  while (n < 64 && lua_type(L, -1) == LUA_TUSERDATA) {
+    push_label(L, -1);
+    lua_rawseti(L, parts, ++n);
+    lua_rawget(L, spawners);              /* the spawner, or nil */
+  }
+  lua_settop(L, parts);
+  luaL_buffinit(L, &b);
+  for (i = n; i >= 1; i--) {
+    lua_rawgeti(L, parts, i);
+    luaL_addvalue(&b);
+    if (i > 1) luaL_addstring(&b, " > ");
+  }
+  luaL_pushresult(&b);
+  lua_replace(L, parts);
+}
+
+/* Append one greenlet's entry to the table at `out`. */
+static void describe(lua_State *L, int out, lgreen *lg, int ud) {
+  lua_State *T = lg->T;
+  luaL_tolstring(L, ud, NULL);
+  push_tree_path(L, ud);
+  lua_pushfstring(L, "%s\n  spawn tree: %s\n", lua_tostring(L, -2),
+                  lua_tostring(L, -1));
+  lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
+  lua_pop(L, 2);
+  lua_getfield(L, ud, "spawned_at");
+  if (lua_isstring(L, -1)) {
+    luaL_gsub(L, lua_tostring(L, -1), "\n", "\n    ");
+    lua_pushfstring(L, "  spawned at:\n    %s\n", lua_tostring(L, -1));
+    lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (lg->started && !lg->done && T != NULL) {
+    luaL_traceback(L, T, NULL, 0);
+    luaL_gsub(L, lua_tostring(L, -1), "\n", "\n  ");
+    lua_pushfstring(L, "  %s\n", lua_tostring(L, -1));
+    lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
+    lua_pop(L, 2);
+  }
+}
+
+typedef struct {
+  lua_State *L;
+  int out;
+} run_info_ctx;
+
+static int describe_one(green_t *g, void *arg) {
+  run_info_ctx *ctx = arg;
+  lua_State *L = ctx->L;
+  lgreen *lg = green_data(g);
+  if (lg == NULL || lg->handle_ref == LUA_NOREF) {       /* a C greenlet */
+    lua_pushfstring(L, "C greenlet #%I%s%s\n", (lua_Integer)green_id(g),
+                    green_name(g) ? " " : "", green_name(g) ? green_name(g) : "");
+    lua_rawseti(L, ctx->out, (lua_Integer)lua_rawlen(L, ctx->out) + 1);
+    return 0;
+  }
+  luaL_checkstack(L, 12, NULL);
+  push_handle(L, lg);
+  describe(L, ctx->out, lg, lua_gettop(L));
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* run_info(): every live greenlet, the main one first: name, state, place
+   in the spawn tree, where it was spawned, and its Lua traceback. */
+static int l_run_info(lua_State *L) {
+  run_info_ctx ctx;
+  lgreen *main_lg;
+  lua_newtable(L);
+  ctx.L = L;
+  ctx.out = lua_gettop(L);
+  main_lg = lgreen_push_current(L);
+  describe(L, ctx.out, main_lg, lua_gettop(L));
+  lua_pop(L, 1);
+  green_hub_foreach(green_hub_current(), describe_one, &ctx);
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "concat");
+  lua_pushvalue(L, ctx.out);
+  lua_call(L, 1, 1);
+  return 1;
 }
 
 static int l_newindex(lua_State *L) {
@@ -559,6 +777,9 @@ void lgreen_open_greenlet(lua_State *L) {
     {"spawn_raw", l_spawn_raw},
     {"spawn_later", l_spawn_later},
     {"getcurrent", l_getcurrent},
+    {"get_spawntree_local", l_get_spawntree_local},
+    {"set_spawntree_local", l_set_spawntree_local},
+    {"run_info", l_run_info},
     {"kill", l_kill},
     {NULL, NULL}
   };
@@ -566,6 +787,15 @@ void lgreen_open_greenlet(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &handles_key) != LUA_TTABLE) {
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &handles_key);
+  }
+  lua_pop(L, 1);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &spawners_key) != LUA_TTABLE) {
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "kv");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &spawners_key);
   }
   lua_pop(L, 1);
   if (lua_getfield(L, LUA_REGISTRYINDEX, ADOPTED_KEY) != LUA_TTABLE) {

@@ -177,6 +177,12 @@ GREEN_API double green_hub_switch_interval(green_hub_t *hub);
 /* Fill *stats with counters; hub thread only. */
 GREEN_API int green_hub_stats(green_hub_t *hub, green_hub_stats_t *stats);
 
+/* Call fn(g, arg) for every spawned greenlet that is not dead, oldest
+   first, until fn returns non-zero (which is then returned). fn must not
+   spawn, kill or block. Hub thread only. */
+GREEN_API int green_hub_foreach(green_hub_t *hub,
+                                int (*fn)(green_t *g, void *arg), void *arg);
+
 
 /* ---------------------------------------------------------------- greenlets */
 

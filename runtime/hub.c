@@ -285,3 +285,14 @@ int green_hub_stats(green_hub_t *hub, green_hub_stats_t *stats) {
   stats->stacks_pooled = hub->free_stack_count;
   return 0;
 }
+
+int green_hub_foreach(green_hub_t *hub, int (*fn)(green_t *g, void *arg),
+                      void *arg) {
+  green__node *node;
+  if (hub == NULL || fn == NULL) return GREEN_EINVAL;
+  for (node = hub->all.next; node != &hub->all; node = node->next) {
+    int rc = fn(green__container(node, green_t, all), arg);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}

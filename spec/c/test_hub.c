@@ -265,6 +265,34 @@ static void test_greenlet_of_another_hub(void) {
   CHECK_INT(green_hub_free(hub), ==, 0);
 }
 
+static int count_named(green_t *g, void *arg) {
+  if (green_name(g) != NULL && strcmp(green_name(g), "stop") == 0) return 7;
+  (*(int *)arg)++;
+  return 0;
+}
+
+static void test_foreach_visits_the_living(void) {
+  green_spawn_options_t stop = {"stop", 0};
+  green_t *dead;
+  int seen = 0;
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  CHECK_INT(green_spawn(nothing, NULL, NULL, &dead), ==, 0);
+  CHECK_INT(green_join(dead, GREEN_FOREVER), ==, 0);
+  CHECK_INT(green_spawn(nothing, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_spawn(nothing, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_hub_foreach(hub, count_named, &seen), ==, 0);
+  CHECK_INT(seen, ==, 2);                       /* not the dead one */
+  CHECK_INT(green_spawn(nothing, NULL, &stop, NULL), ==, 0);
+  CHECK_INT(green_spawn(nothing, NULL, NULL, NULL), ==, 0);
+  seen = 0;
+  CHECK_INT(green_hub_foreach(hub, count_named, &seen), ==, 7);
+  CHECK_INT(seen, ==, 2);                       /* stopped at "stop" */
+  CHECK_INT(green_hub_foreach(hub, NULL, NULL), ==, GREEN_EINVAL);
+  green_release(dead);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
 static void test_stats_count(void) {
   green_hub_stats_t stats;
   int i;
@@ -294,6 +322,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_host_owned_loop),
   CHECK_TEST_NATIVE(test_post_from_threads),
   CHECK_TEST_NATIVE(test_greenlet_of_another_hub),
+  CHECK_TEST(test_foreach_visits_the_living),
   CHECK_TEST(test_stats_count),
 };
 

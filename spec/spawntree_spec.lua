@@ -1,0 +1,80 @@
+local green = require "green"
+
+describe("the spawn tree", function()
+  it("links each greenlet to its spawner, weakly", function()
+    local child, grandchild
+    local parent = green.spawn(function()
+      child = green.spawn(function()
+        grandchild = green.spawn(function() end)
+        grandchild:join()
+      end)
+      child:join()
+    end)
+    parent:join()
+    assert.equals(parent, child.spawner)
+    assert.equals(child, grandchild.spawner)
+    assert.equals(green.getcurrent(), parent.spawner)
+  end)
+
+  it("keeps where a greenlet and its ancestors were spawned", function()
+    local inner, inner_line
+    local outer_line = debug.getinfo(1, "l").currentline + 1
+    local outer = green.spawn(function()
+      inner_line = debug.getinfo(1, "l").currentline + 1
+      inner = green.spawn(function() end)
+      inner:join()
+    end)
+    outer:join()
+    local lines = {}
+    for line in inner.spawned_at:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.matches("spawntree_spec.lua:" .. inner_line .. "$", lines[1])
+    assert.matches("spawntree_spec.lua:" .. outer_line .. "$", lines[2])
+  end)
+
+  it("shares spawn-tree locals between a spawner and its descendants", function()
+    local seen = {}
+    local root = green.spawn(function()
+      green.set_spawntree_local("request_id", 42)
+      local child = green.spawn(function()
+        seen.child = green.get_spawntree_local("request_id")
+        green.set_spawntree_local("from_child", true)
+        green.spawn(function()
+          seen.grandchild = green.get_spawntree_local("request_id")
+        end):join()
+      end)
+      child:join()
+      seen.root_sees_child = green.get_spawntree_local("from_child")
+    end)
+    root:join()
+    assert.same({child = 42, grandchild = 42, root_sees_child = true}, seen)
+    -- As in gevent, every greenlet spawned by the main greenlet shares the
+    -- main greenlet's table: a second tree under main sees it too.
+    local other = green.spawn(function() return green.get_spawntree_local("request_id") end)
+    assert.equals(42, other:get())
+    green.set_spawntree_local("request_id", nil)
+  end)
+
+  it("rejects a nil name", function()
+    assert.has_error(function() green.set_spawntree_local(nil, 1) end,
+      "bad argument #1 to 'set_spawntree_local' (name must not be nil)")
+  end)
+end)
+
+describe("green.run_info", function()
+  it("describes every live greenlet: state, tree, spawn site, traceback", function()
+    local parent_line = debug.getinfo(1, "l").currentline + 1
+    local parent = green.spawn(function()
+      local child = green.spawn(function() green.sleep(10) end)
+      child.name = "sleepy child"
+      child:join()
+    end)
+    green.idle()                        -- both have started and blocked
+    local info = green.run_info()
+    parent:kill()
+    assert.matches('Greenlet "main" %(running%)', info)
+    assert.matches('Greenlet "sleepy child" %(blocked%)\n  spawn tree: main > #%d+ > sleepy child', info)
+    assert.matches("spawntree_spec.lua:" .. parent_line, info)
+    assert.matches("in function 'green.sleep'", info)
+    assert.matches("in method 'join'", info)
+  end)
+end)
