@@ -12,6 +12,7 @@ RUNNER   ?=
 PKG_CONFIG ?= pkg-config
 LUA      ?= lua5.4
 LUA_INC  ?= $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUA_LIB  ?= $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null || echo -llua5.4)
 BUSTED   ?= $(shell command -v busted)
 # What runs the specs: lua5.4 running busted's own script, so that a
 # RUNNER (valgrind) or SPEC_ENV (a sanitizer runtime) applies to it.
@@ -77,6 +78,15 @@ $(BUILD)/test/%: spec/c/%.c spec/c/check.h $(BUILD)/libgreen.a
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgreen.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iruntime $< -o $@ $(BUILD)/libgreen.a $(LIBS)
+# Examples that embed Lua link the Lua module's objects and liblua too.
+$(BUILD)/libgreen_lua.a: $(BINDINGS_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+$(BUILD)/examples/lua_%: examples/lua_%.c $(BUILD)/libgreen_lua.a $(BUILD)/libgreen.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LUA_INC) -Ibindings $< -o $@ $(BUILD)/libgreen_lua.a \
+	    $(BUILD)/libgreen.a $(LUA_LIB) $(LIBS)
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libgreen.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libgreen.a $(LIBS)
@@ -87,7 +97,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libgreen.a
 # The environment that makes `require "green"` work from the source tree.
 LUA_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;' GREEN_BUILD='$(BUILD)'
 
-test: all $(TESTS)
+test: all $(TESTS) $(EXAMPLES)
 	@status=0; for t in $(TESTS); do \
 	  if [ -n "$(PER_TEST)" ]; then \
 	    for n in $$($(RUNNER) $$t --list); do \
@@ -142,7 +152,7 @@ demo: all $(EXAMPLES)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 runtime/green.h $(DESTDIR)$(PREFIX)/include/green.h
+	install -m 644 runtime/green.h bindings/green_lua.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libgreen.a $(DESTDIR)$(PREFIX)/lib/libgreen.a
 	install -m 755 $(BUILD)/libgreen.so $(DESTDIR)$(PREFIX)/lib/libgreen.so.0
 	ln -sf libgreen.so.0 $(DESTDIR)$(PREFIX)/lib/libgreen.so

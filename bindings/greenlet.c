@@ -333,6 +333,11 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   return 1;
 }
 
+/* Spawn the function at fn_index with the values above it (for C hosts). */
+int lgreen_spawn(lua_State *L, int fn_index) {
+  return spawn_common(L, lgreen_pool_open(L), 0, fn_index, 0);
+}
+
 #define POOL(L) ((lgreen_pool *)lua_touserdata(L, lua_upvalueindex(1)))
 
 static int l_spawn(lua_State *L) {

@@ -51,6 +51,7 @@ void lgreen_open_greenlet(lua_State *L);
 lgreen *lgreen_check(lua_State *L, int index);
 lgreen *lgreen_current(lua_State *L);
 lgreen *lgreen_push_current(lua_State *L);
+int lgreen_spawn(lua_State *L, int fn_index);
 
 /* timeout.c */
 void lgreen_open_timeout(lua_State *L);

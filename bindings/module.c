@@ -162,9 +162,9 @@ static int l_on_error(lua_State *L) {
 
 /* ---------------------------------------------------------------- open */
 
-__attribute__((visibility("default"))) int luaopen_green_core(lua_State *L);
+#include "green_lua.h"
 
-int luaopen_green_core(lua_State *L) {
+__attribute__((visibility("default"))) int luaopen_green_core(lua_State *L) {
   anchor_hub(L);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key) == LUA_TNIL) make_exit(L);
   lua_pop(L, 1);

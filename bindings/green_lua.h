@@ -1,0 +1,44 @@
+/*
+** green_lua.h: green for C hosts that embed Lua 5.4.
+**
+** A host that owns a lua_State runs Lua greenlets and C greenlets on the
+** same hub: create the thread's hub with green_hub_new() first, then open
+** green in the state (it adopts that hub), spawn Lua functions from C, and
+** drive the hub with green_hub_run() or one green_hub_run_slice() a frame.
+**
+**   green_hub_new(NULL, &hub);
+**   luaL_requiref(L, "green.core", luaopen_green_core, 0);
+**   lua_pop(L, 1);
+**   ... require "green" from Lua (lua/green/init.lua on package.path) ...
+**   lua_getglobal(L, "entity"); lua_pushinteger(L, 1);
+**   if (green_lua_spawn(L, 1) != LUA_OK) ... error message on the stack
+**
+** Link with the Lua module's objects (libgreen_lua.a), libgreen and liblua.
+*/
+
+#ifndef GREEN_LUA_H
+#define GREEN_LUA_H
+
+#include <lua.h>
+
+#include "green.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Open the module: what require "green.core" runs. Uses the calling
+   thread's hub, or makes one. */
+int luaopen_green_core(lua_State *L);
+
+/* Spawn the function below nargs arguments at the top of L's stack as a
+   Lua greenlet on this thread's hub. Pops them; pushes the Greenlet and
+   returns LUA_OK, or pushes an error message and returns an error code.
+   Does not block: the greenlet runs when the hub next runs. */
+int green_lua_spawn(lua_State *L, int nargs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
