@@ -73,7 +73,7 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
   init_record(lg);
   lg->g = g;
   lg->id = green_id(g);
-  lg->T = L;
+  lg->T = NULL;                 /* not ours: it may run on any Lua thread */
   lg->started = lg->adopted = 1;
   set_metatable(L);
   if (g == green_current() && green_data(g) == NULL) {
@@ -231,7 +231,7 @@ static void finish(lgreen *lg, int status) {
    error, and the error itself untouched (it may be a Timeout object). */
 static int keep_traceback(lua_State *L) {
   lgreen *lg = green_data(green_current());
-  if (lgreen_is_exit(L, 1) || lg == NULL) return 1;
+  if (lgreen_is_exit(L, 1) || lg == NULL || lg->adopted) return 1;
   luaL_traceback(L, L, NULL, 1);
   push_handle(L, lg);
   push_env(L, lua_gettop(L));
@@ -699,6 +699,7 @@ static void describe(lua_State *L, int out, lgreen *lg, int ud) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+  if (lg->g == green_current()) T = L;      /* the caller: it is running */
   if (lg->started && !lg->done && T != NULL) {
     luaL_traceback(L, T, NULL, 0);
     luaL_gsub(L, lua_tostring(L, -1), "\n", "\n  ");
