@@ -77,14 +77,11 @@ void lgreen_open_event(lua_State *L) {
     {"wait", l_wait},
     {NULL, NULL}
   };
-  if (luaL_newmetatable(L, LGREEN_EVENT)) {
-    lua_pushliteral(L, "Event");
-    lua_setfield(L, -2, "__name");
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-  }
+  static const luaL_Reg metamethods[] = {
+    {"__gc", l_gc},
+    {NULL, NULL}
+  };
+  lgreen_new_class(L, LGREEN_EVENT, methods, NULL, metamethods);
   lua_pop(L, 1);
   lua_pushcfunction(L, l_new);
   lua_setfield(L, -2, "Event");

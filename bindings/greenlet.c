@@ -8,12 +8,9 @@
 
 #include "lgreen.h"
 
-#define ADOPTED_KEY "green.adopted"
-
-/* Registry key of the table {[record] = handle} of greenlets that may
-   still run, so that C code can find a greenlet's handle from its record
-   (stack indices are relative to the running C function's frame). */
-static const char handles_key = 'h';
+/* Registry key of the table {[green_t address] = handle} of greenlets Lua
+   did not spawn. */
+static const char adopted_key = 'a';
 
 /* Registry key of the weak table {[greenlet] = its spawner}. */
 static const char spawners_key = 's';
@@ -63,7 +60,7 @@ static int push_env(lua_State *L, int ud) {
    C host's), kept in the registry under its C address. */
 static lgreen *push_adopted(lua_State *L, green_t *g) {
   lgreen *lg;
-  lua_getfield(L, LUA_REGISTRYINDEX, ADOPTED_KEY);
+  lgreen_registry_table(L, &adopted_key, NULL);
   if (lua_rawgetp(L, -1, g) == LUA_TUSERDATA) {
     lua_remove(L, -2);
     return lua_touserdata(L, -1);
@@ -271,7 +268,7 @@ static void record_spawn_tree(lua_State *L, int ud) {
   int env = push_env(L, ud), parent, parent_env;
   lgreen_push_current(L);
   parent = lua_gettop(L);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &spawners_key);
+  lgreen_registry_table(L, &spawners_key, "kv");
   lua_pushvalue(L, ud);
   lua_pushvalue(L, parent);
   lua_rawset(L, -3);
@@ -628,7 +625,7 @@ static int l_index(lua_State *L) {
     return 1;
   }
   if (strcmp(key, "spawner") == 0) {       /* nil once it is collected */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &spawners_key);
+    lgreen_registry_table(L, &spawners_key, "kv");
     lua_pushvalue(L, 1);
     lua_rawget(L, -2);
     return 1;
@@ -663,7 +660,7 @@ static void push_tree_path(lua_State *L, int ud) {
   ud = lua_absindex(L, ud);
   lua_newtable(L);
   parts = lua_gettop(L);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &spawners_key);
+  lgreen_registry_table(L, &spawners_key, "kv");
   spawners = lua_gettop(L);
   lua_pushvalue(L, ud);
   while (n < 64 && lua_type(L, -1) == LUA_TUSERDATA) {
@@ -789,37 +786,13 @@ void lgreen_open_greenlet(lua_State *L) {
     {"kill", l_kill},
     {NULL, NULL}
   };
+  static const luaL_Reg metamethods[] = {
+    {"__newindex", l_newindex},
+    {"__tostring", l_tostring},
+    {NULL, NULL}
+  };
   lgreen_pool *pool = lgreen_pool_open(L);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &handles_key) != LUA_TTABLE) {
-    lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &handles_key);
-  }
-  lua_pop(L, 1);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &spawners_key) != LUA_TTABLE) {
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "kv");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &spawners_key);
-  }
-  lua_pop(L, 1);
-  if (lua_getfield(L, LUA_REGISTRYINDEX, ADOPTED_KEY) != LUA_TTABLE) {
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, ADOPTED_KEY);
-  }
-  lua_pop(L, 1);
-  if (luaL_newmetatable(L, LGREEN_GREENLET)) {
-    lua_pushliteral(L, "Greenlet");
-    lua_setfield(L, -2, "__name");
-    luaL_newlib(L, methods);
-    lua_pushcclosure(L, l_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
+  lgreen_new_class(L, LGREEN_GREENLET, methods, l_index, metamethods);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &metatable_key);
   lua_pushlightuserdata(L, pool);
   luaL_setfuncs(L, functions, 1);

@@ -40,6 +40,9 @@ typedef struct lgreen {
 } lgreen;
 
 /* module.c */
+void lgreen_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
+                      lua_CFunction index, const luaL_Reg *metamethods);
+void lgreen_registry_table(lua_State *L, const void *key, const char *mode);
 int lgreen_check_result(lua_State *L, int rc, const char *what);
 void lgreen_check_can_block(lua_State *L, const char *what);
 void lgreen_push_exit(lua_State *L);

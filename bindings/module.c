@@ -4,6 +4,7 @@
 */
 
 #include <stdio.h>
+#include <string.h>
 
 #include "lgreen.h"
 
@@ -46,6 +47,42 @@ static void anchor_hub(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
   lua_setfield(L, LUA_REGISTRYINDEX, HUB_KEY);
+}
+
+
+/* ---------------------------------------------------------------- classes */
+
+/*
+** Push the metatable `tname` (its __name is tname without the "green."
+** prefix), made on first use: the methods are its __index, or the upvalue
+** of `index` when that function decides, beside the other metamethods.
+*/
+void lgreen_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
+                      lua_CFunction index, const luaL_Reg *metamethods) {
+  if (!luaL_newmetatable(L, tname)) return;
+  lua_pushstring(L, strchr(tname, '.') ? strchr(tname, '.') + 1 : tname);
+  lua_setfield(L, -2, "__name");
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  if (index != NULL) lua_pushcclosure(L, index, 1);
+  lua_setfield(L, -2, "__index");
+  luaL_setfuncs(L, metamethods, 0);
+}
+
+/* Push the registry table under the address `key`, made on first use,
+   with __mode `mode` if not NULL. */
+void lgreen_registry_table(lua_State *L, const void *key, const char *mode) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  if (mode != NULL) {
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, mode);
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
 

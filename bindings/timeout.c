@@ -182,19 +182,13 @@ void lgreen_open_timeout(lua_State *L) {
     {"close", l_cancel},
     {NULL, NULL}
   };
-  if (luaL_newmetatable(L, LGREEN_TIMEOUT)) {
-    lua_pushliteral(L, "Timeout");
-    lua_setfield(L, -2, "__name");
-    luaL_newlib(L, methods);
-    lua_pushcclosure(L, l_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, l_cancel);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-  }
+  static const luaL_Reg metamethods[] = {
+    {"__tostring", l_tostring},
+    {"__close", l_cancel},
+    {"__gc", l_gc},
+    {NULL, NULL}
+  };
+  lgreen_new_class(L, LGREEN_TIMEOUT, methods, l_index, metamethods);
   lua_pop(L, 1);
   /* green.Timeout: a table that constructs when called */
   lua_createtable(L, 0, 1);
