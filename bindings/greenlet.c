@@ -610,10 +610,11 @@ static void push_sites(lua_State *L) {
 /* Fields: name, value (the first result), exception, traceback, spawner,
    spawned_at; and the methods. */
 static int l_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
-  lgreen_check(L, 1);
-  lua_pushvalue(L, 2);
+  const char *key;
+  lua_pushvalue(L, 2);                    /* methods first: the hot path */
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  key = luaL_checkstring(L, 2);
+  lgreen_check(L, 1);
   if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) return 0;
   if (strcmp(key, "value") == 0) {
     if (lua_getfield(L, -1, "value") == LUA_TTABLE) lua_rawgeti(L, -1, 1);
