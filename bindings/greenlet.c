@@ -18,6 +18,19 @@ static const char spawners_key = 's';
 /* Link kinds. */
 enum { LINK_ANY, LINK_VALUE, LINK_EXCEPTION };
 
+/* Slots of a handle's user value table: integer keys, so no string is
+   hashed or compared on the spawn path. */
+enum {
+  ENV_VALUE = 1,      /* {n = count, results...} */
+  ENV_EXCEPTION,
+  ENV_TRACEBACK,
+  ENV_NAME,
+  ENV_LINKS,          /* {{fn, kind}, ...} */
+  ENV_LOCALS,         /* spawn-tree locals, shared along the tree */
+  ENV_SITES,          /* {function, line, up}: where it was spawned */
+  ENV_SLOTS = ENV_SITES
+};
+
 /* Registry key of the Greenlet metatable. Looking it up by address avoids
    the string compare that every lua_getfield with a C string costs. */
 static const char metatable_key = 'm';
@@ -49,7 +62,7 @@ static void init_record(lgreen *lg) {
 static int push_env(lua_State *L, int ud) {
   if (lua_getiuservalue(L, ud, 1) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, ENV_SLOTS, 0);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, ud, 1);
   }
@@ -76,7 +89,7 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
   if (g == green_current() && green_data(g) == NULL) {
     push_env(L, lua_gettop(L));
     lua_pushliteral(L, "main");
-    lua_setfield(L, -2, "name");
+    lua_rawseti(L, -2, ENV_NAME);
     lua_pop(L, 1);
   }
   lua_pushvalue(L, -1);
@@ -127,7 +140,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
    the dead greenlet as argument. */
 static void fire_links(lua_State *L, lgreen *lg, int ud, int env) {
   lua_Integer i, n;
-  if (lua_getfield(L, env, "links") != LUA_TTABLE) {
+  if (lua_rawgeti(L, env, ENV_LINKS) != LUA_TTABLE) {
     lua_pop(L, 1);
     return;
   }
@@ -164,12 +177,12 @@ static void record_end(lua_State *L, lgreen *lg, int status, int first,
     }
     lua_pushinteger(L, nres);
     lua_setfield(L, -2, "n");
-    lua_setfield(L, env, "value");
+    lua_rawseti(L, env, ENV_VALUE);
   } else {
     lg->failed = 1;
     env = push_env(L, ud);
     lua_pushvalue(L, first);
-    lua_setfield(L, env, "exception");
+    lua_rawseti(L, env, ENV_EXCEPTION);
   }
   lua_pop(L, 1);
 }
@@ -217,7 +230,7 @@ static void finish(lgreen *lg, int status) {
   record_end(T, lg, status, 3, nres, 1);
   if (lg->failed) {
     lua_getiuservalue(T, 1, 1);
-    lua_getfield(T, -1, "traceback");
+    lua_rawgeti(T, -1, ENV_TRACEBACK);
     lgreen_report_error(T, 1, 3, -1);
     lua_pop(T, 2);
   }
@@ -233,7 +246,7 @@ static int keep_traceback(lua_State *L) {
   push_handle(L, lg);
   push_env(L, lua_gettop(L));
   lua_pushvalue(L, 2);
-  lua_setfield(L, -2, "traceback");
+  lua_rawseti(L, -2, ENV_TRACEBACK);
   lua_settop(L, 1);
   return 1;
 }
@@ -260,8 +273,8 @@ static void finish_unstarted(lua_State *L, lgreen *lg, int ud) {
 /*
 ** The spawn tree (gevent's): the child shares its spawner's table of
 ** spawn-tree locals, keeps a weak reference to its spawner, and a chain of
-** spawn sites {source, line, up} whose `up` is the spawner's chain, so the
-** sites of its ancestors outlive them. spawn_raw records none of this.
+** spawn sites {function, line, up} whose `up` is the spawner's chain, so
+** the sites of its ancestors outlive them. spawn_raw records none of this.
 */
 static void record_spawn_tree(lua_State *L, int ud) {
   lua_Debug ar;
@@ -274,23 +287,24 @@ static void record_spawn_tree(lua_State *L, int ud) {
   lua_rawset(L, -3);
   lua_pop(L, 1);
   parent_env = push_env(L, parent);
-  if (lua_getfield(L, parent_env, "locals") != LUA_TTABLE) {
+  if (lua_rawgeti(L, parent_env, ENV_LOCALS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setfield(L, parent_env, "locals");
+    lua_rawseti(L, parent_env, ENV_LOCALS);
   }
-  lua_setfield(L, env, "locals");
+  lua_rawseti(L, env, ENV_LOCALS);
+  /* The calling function and line: cheap to take here; its source is
+     looked up only when someone asks for .spawned_at. */
   lua_createtable(L, 3, 0);
-  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar)) {
-    lua_pushstring(L, ar.short_src);
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
     lua_rawseti(L, -2, 1);
     lua_pushinteger(L, ar.currentline);
     lua_rawseti(L, -2, 2);
   }
-  lua_getfield(L, parent_env, "sites");
+  lua_rawgeti(L, parent_env, ENV_SITES);
   lua_rawseti(L, -2, 3);
-  lua_setfield(L, env, "sites");
+  lua_rawseti(L, env, ENV_SITES);
   lua_settop(L, env - 1);
 }
 
@@ -398,10 +412,10 @@ static int l_get(lua_State *L) {
     return 0;                             /* no results */
   }
   if (lg->failed) {
-    lua_getfield(L, -1, "exception");
+    lua_rawgeti(L, -1, ENV_EXCEPTION);
     return lua_error(L);
   }
-  if (lua_getfield(L, -1, "value") != LUA_TTABLE) return 0;
+  if (lua_rawgeti(L, -1, ENV_VALUE) != LUA_TTABLE) return 0;
   lua_getfield(L, -1, "n");
   n = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
@@ -478,11 +492,11 @@ static int add_link(lua_State *L, int kind) {
     return 0;
   }
   push_env(L, 1);
-  if (lua_getfield(L, -1, "links") != LUA_TTABLE) {
+  if (lua_rawgeti(L, -1, ENV_LINKS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "links");
+    lua_rawseti(L, -3, ENV_LINKS);
   }
   lua_createtable(L, 2, 0);
   lua_pushvalue(L, 2);
@@ -502,7 +516,7 @@ static int l_unlink(lua_State *L) {
   lgreen_check(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE ||
-      lua_getfield(L, -1, "links") != LUA_TTABLE)
+      lua_rawgeti(L, -1, ENV_LINKS) != LUA_TTABLE)
     return 0;
   n = (lua_Integer)lua_rawlen(L, -1);
   for (i = n; i >= 1; i--) {
@@ -539,7 +553,7 @@ static const char *state_name(const lgreen *lg) {
 static int l_tostring(lua_State *L) {
   lgreen *lg = lgreen_check(L, 1);
   if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE)
-    lua_getfield(L, -1, "name");
+    lua_rawgeti(L, -1, ENV_NAME);
   if (lua_isstring(L, -1))
     lua_pushfstring(L, "Greenlet \"%s\" (%s)", lua_tostring(L, -1),
                     state_name(lg));
@@ -554,11 +568,11 @@ static void push_tree_locals(lua_State *L) {
   int env;
   lgreen_push_current(L);
   env = push_env(L, lua_gettop(L));
-  if (lua_getfield(L, env, "locals") != LUA_TTABLE) {
+  if (lua_rawgeti(L, env, ENV_LOCALS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setfield(L, env, "locals");
+    lua_rawseti(L, env, ENV_LOCALS);
   }
 }
 
@@ -585,26 +599,27 @@ static int l_set_spawntree_local(lua_State *L) {
 static void push_sites(lua_State *L) {
   luaL_Buffer b;
   int chain = lua_gettop(L), depth = 0;
-  luaL_buffinit(L, &b);
+  lua_Debug ar;
   lua_pushvalue(L, chain);
-  while (lua_istable(L, -1)) {
-    lua_rawgeti(L, -1, 1);
-    lua_rawgeti(L, -2, 2);
+  luaL_buffinit(L, &b);
+  while (lua_istable(L, -2)) {
     if (depth++ > 0) luaL_addstring(&b, "\n");
-    if (lua_isstring(L, -2)) {
-      luaL_addstring(&b, lua_tostring(L, -2));
-      luaL_addchar(&b, ':');
-      luaL_addstring(&b, lua_tostring(L, -1));
+    lua_rawgeti(L, -2, 1);                 /* the calling function */
+    if (lua_isfunction(L, -1) && lua_getinfo(L, ">S", &ar)) {
+      lua_rawgeti(L, -2, 2);
+      lua_pushfstring(L, "%s:%d", ar.short_src, (int)lua_tointeger(L, -1));
+      lua_remove(L, -2);
     } else {
-      luaL_addstring(&b, "?");
+      lua_pop(L, 1);
+      lua_pushliteral(L, "?");
     }
-    lua_pop(L, 2);
-    lua_rawgeti(L, -1, 3);
-    lua_remove(L, -2);
+    luaL_addvalue(&b);
+    lua_rawgeti(L, -2, 3);                 /* up the chain */
+    lua_replace(L, -3);
   }
-  lua_pop(L, 1);
   luaL_pushresult(&b);
-  lua_remove(L, chain);
+  lua_replace(L, chain);
+  lua_settop(L, chain);
 }
 
 /* Fields: name, value (the first result), exception, traceback, spawner,
@@ -617,14 +632,14 @@ static int l_index(lua_State *L) {
   lgreen_check(L, 1);
   if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) return 0;
   if (strcmp(key, "value") == 0) {
-    if (lua_getfield(L, -1, "value") == LUA_TTABLE) lua_rawgeti(L, -1, 1);
+    if (lua_rawgeti(L, -1, ENV_VALUE) == LUA_TTABLE) lua_rawgeti(L, -1, 1);
     return 1;
   }
-  if (strcmp(key, "name") == 0 || strcmp(key, "exception") == 0 ||
-      strcmp(key, "traceback") == 0) {
-    lua_getfield(L, -1, key);
-    return 1;
-  }
+  if (strcmp(key, "name") == 0) return lua_rawgeti(L, -1, ENV_NAME), 1;
+  if (strcmp(key, "exception") == 0)
+    return lua_rawgeti(L, -1, ENV_EXCEPTION), 1;
+  if (strcmp(key, "traceback") == 0)
+    return lua_rawgeti(L, -1, ENV_TRACEBACK), 1;
   if (strcmp(key, "spawner") == 0) {       /* nil once it is collected */
     lgreen_registry_table(L, &spawners_key, "kv");
     lua_pushvalue(L, 1);
@@ -632,7 +647,7 @@ static int l_index(lua_State *L) {
     return 1;
   }
   if (strcmp(key, "spawned_at") == 0) {    /* its site, then its ancestors' */
-    if (lua_getfield(L, -1, "sites") != LUA_TTABLE) return 1;
+    if (lua_rawgeti(L, -1, ENV_SITES) != LUA_TTABLE) return 1;
     push_sites(L);
     return 1;
   }
@@ -645,7 +660,7 @@ static void push_label(lua_State *L, int ud) {
   int top = lua_gettop(L);
   ud = lua_absindex(L, ud);
   if (lua_getiuservalue(L, ud, 1) == LUA_TTABLE &&
-      lua_getfield(L, -1, "name") == LUA_TSTRING) {
+      lua_rawgeti(L, -1, ENV_NAME) == LUA_TSTRING) {
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
     return;
@@ -756,7 +771,7 @@ static int l_newindex(lua_State *L) {
   if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TSTRING);
   push_env(L, 1);
   lua_pushvalue(L, 3);
-  lua_setfield(L, -2, "name");
+  lua_rawseti(L, -2, ENV_NAME);
   if (!lg->done) green_set_name(lg->g, lua_tostring(L, 3));
   return 0;
 }
