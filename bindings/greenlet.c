@@ -12,24 +12,10 @@
    did not spawn. */
 static const char adopted_key = 'a';
 
-/* Registry key of the weak table {[greenlet] = its spawner}. */
-static const char spawners_key = 's';
 
 /* Link kinds. */
 enum { LINK_ANY, LINK_VALUE, LINK_EXCEPTION };
 
-/* Slots of a handle's user value table: integer keys, so no string is
-   hashed or compared on the spawn path. */
-enum {
-  ENV_VALUE = 1,      /* {n = count, results...} */
-  ENV_EXCEPTION,
-  ENV_TRACEBACK,
-  ENV_NAME,
-  ENV_LINKS,          /* {{fn, kind}, ...} */
-  ENV_LOCALS,         /* spawn-tree locals, shared along the tree */
-  ENV_SITES,          /* {function, line, up}: where it was spawned */
-  ENV_SLOTS = ENV_SITES
-};
 
 /* Registry key of the Greenlet metatable. Looking it up by address avoids
    the string compare that every lua_getfield with a C string costs. */
@@ -59,7 +45,7 @@ static void init_record(lgreen *lg) {
 }
 
 /* Push the user value table of the handle at ud, made on first use. */
-static int push_env(lua_State *L, int ud) {
+int lgreen_push_env(lua_State *L, int ud) {
   if (lua_getiuservalue(L, ud, 1) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_createtable(L, ENV_SLOTS, 0);
@@ -87,7 +73,7 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
   lg->started = lg->adopted = 1;
   set_metatable(L);
   if (g == green_current() && green_data(g) == NULL) {
-    push_env(L, lua_gettop(L));
+    lgreen_push_env(L, lua_gettop(L));
     lua_pushliteral(L, "main");
     lua_rawseti(L, -2, ENV_NAME);
     lua_pop(L, 1);
@@ -99,7 +85,7 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
   return lg;
 }
 
-static void push_handle(lua_State *L, lgreen *lg) {
+void lgreen_push_handle(lua_State *L, lgreen *lg) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, lg->handle_ref);
 }
 
@@ -118,7 +104,7 @@ lgreen *lgreen_push_current(lua_State *L) {
   green_t *g = green_current();
   lgreen *lg = green_data(g);
   if (lg == NULL || lg->adopted) return push_adopted(L, g);
-  push_handle(L, lg);
+  lgreen_push_handle(L, lg);
   return lg;
 }
 
@@ -169,7 +155,7 @@ static void record_end(lua_State *L, lgreen *lg, int status, int first,
   lg->done = 1;
   if (status == LUA_OK || lgreen_is_exit(L, first)) {
     if (lg->raw || nres == 0) return;
-    env = push_env(L, ud);
+    env = lgreen_push_env(L, ud);
     lua_createtable(L, nres, 1);
     for (i = 0; i < nres; i++) {
       lua_pushvalue(L, first + i);
@@ -180,7 +166,7 @@ static void record_end(lua_State *L, lgreen *lg, int status, int first,
     lua_rawseti(L, env, ENV_VALUE);
   } else {
     lg->failed = 1;
-    env = push_env(L, ud);
+    env = lgreen_push_env(L, ud);
     lua_pushvalue(L, first);
     lua_rawseti(L, env, ENV_EXCEPTION);
   }
@@ -243,8 +229,8 @@ static int keep_traceback(lua_State *L) {
   lgreen *lg = green_data(green_current());
   if (lgreen_is_exit(L, 1) || lg == NULL || lg->adopted) return 1;
   luaL_traceback(L, L, NULL, 1);
-  push_handle(L, lg);
-  push_env(L, lua_gettop(L));
+  lgreen_push_handle(L, lg);
+  lgreen_push_env(L, lua_gettop(L));
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, ENV_TRACEBACK);
   lua_settop(L, 1);
@@ -270,44 +256,6 @@ static void finish_unstarted(lua_State *L, lgreen *lg, int ud) {
 
 /* ---------------------------------------------------------------- spawn */
 
-/*
-** The spawn tree (gevent's): the child shares its spawner's table of
-** spawn-tree locals, keeps a weak reference to its spawner, and a chain of
-** spawn sites {function, line, up} whose `up` is the spawner's chain, so
-** the sites of its ancestors outlive them. spawn_raw records none of this.
-*/
-static void record_spawn_tree(lua_State *L, int ud) {
-  lua_Debug ar;
-  int env = push_env(L, ud), parent, parent_env;
-  lgreen_push_current(L);
-  parent = lua_gettop(L);
-  lgreen_registry_table(L, &spawners_key, "kv");
-  lua_pushvalue(L, ud);
-  lua_pushvalue(L, parent);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
-  parent_env = push_env(L, parent);
-  if (lua_rawgeti(L, parent_env, ENV_LOCALS) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, parent_env, ENV_LOCALS);
-  }
-  lua_rawseti(L, env, ENV_LOCALS);
-  /* The calling function and line: cheap to take here; its source is
-     looked up only when someone asks for .spawned_at. */
-  lua_createtable(L, 3, 0);
-  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
-    lua_rawseti(L, -2, 1);
-    lua_pushinteger(L, ar.currentline);
-    lua_rawseti(L, -2, 2);
-  }
-  lua_rawgeti(L, parent_env, ENV_SITES);
-  lua_rawseti(L, -2, 3);
-  lua_rawseti(L, env, ENV_SITES);
-  lua_settop(L, env - 1);
-}
-
 static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
                         int fn_index, int raw) {
   int nargs = lua_gettop(L) - fn_index, rc;
@@ -319,7 +267,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   lg->raw = (unsigned char)raw;
   lg->pool = pool;
   set_metatable(L);
-  if (!raw) record_spawn_tree(L, lua_gettop(L));
+  if (!raw) lgreen_record_spawn_tree(L, lua_gettop(L));
   T = lg->T = lgreen_pool_take(L, pool);
   lg->nargs = nargs;
   if (!lua_checkstack(T, nargs + 3)) {
@@ -491,7 +439,7 @@ static int add_link(lua_State *L, int kind) {
     }
     return 0;
   }
-  push_env(L, 1);
+  lgreen_push_env(L, 1);
   if (lua_rawgeti(L, -1, ENV_LINKS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -538,9 +486,7 @@ static int l_unlink(lua_State *L) {
 }
 
 
-/* ---------------------------------------------------------------- fields */
-
-static const char *state_name(const lgreen *lg) {
+const char *lgreen_state_name(const lgreen *lg) {
   if (lg->done) return lg->failed ? "failed" : "dead";
   if (!lg->started) return "not started";
   switch (green_state(lg->g)) {
@@ -556,71 +502,14 @@ static int l_tostring(lua_State *L) {
     lua_rawgeti(L, -1, ENV_NAME);
   if (lua_isstring(L, -1))
     lua_pushfstring(L, "Greenlet \"%s\" (%s)", lua_tostring(L, -1),
-                    state_name(lg));
+                    lgreen_state_name(lg));
   else
     lua_pushfstring(L, "Greenlet #%I (%s)", (lua_Integer)lg->id,
-                    state_name(lg));
+                    lgreen_state_name(lg));
   return 1;
 }
 
-/* The current greenlet's table of spawn-tree locals, made if needed. */
-static void push_tree_locals(lua_State *L) {
-  int env;
-  lgreen_push_current(L);
-  env = push_env(L, lua_gettop(L));
-  if (lua_rawgeti(L, env, ENV_LOCALS) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, env, ENV_LOCALS);
-  }
-}
-
-static int l_get_spawntree_local(lua_State *L) {
-  luaL_checkany(L, 1);
-  push_tree_locals(L);
-  lua_pushvalue(L, 1);
-  lua_rawget(L, -2);
-  return 1;
-}
-
-static int l_set_spawntree_local(lua_State *L) {
-  luaL_checkany(L, 1);
-  luaL_argcheck(L, !lua_isnil(L, 1), 1, "name must not be nil");
-  lua_settop(L, 2);
-  push_tree_locals(L);
-  lua_pushvalue(L, 1);
-  lua_pushvalue(L, 2);
-  lua_rawset(L, -3);
-  return 0;
-}
-
-/* Push "source:line" lines for the chain of spawn sites at the top. */
-static void push_sites(lua_State *L) {
-  luaL_Buffer b;
-  int chain = lua_gettop(L), depth = 0;
-  lua_Debug ar;
-  lua_pushvalue(L, chain);
-  luaL_buffinit(L, &b);
-  while (lua_istable(L, -2)) {
-    if (depth++ > 0) luaL_addstring(&b, "\n");
-    lua_rawgeti(L, -2, 1);                 /* the calling function */
-    if (lua_isfunction(L, -1) && lua_getinfo(L, ">S", &ar)) {
-      lua_rawgeti(L, -2, 2);
-      lua_pushfstring(L, "%s:%d", ar.short_src, (int)lua_tointeger(L, -1));
-      lua_remove(L, -2);
-    } else {
-      lua_pop(L, 1);
-      lua_pushliteral(L, "?");
-    }
-    luaL_addvalue(&b);
-    lua_rawgeti(L, -2, 3);                 /* up the chain */
-    lua_replace(L, -3);
-  }
-  luaL_pushresult(&b);
-  lua_replace(L, chain);
-  lua_settop(L, chain);
-}
+/* ---------------------------------------------------------------- fields */
 
 /* Fields: name, value (the first result), exception, traceback, spawner,
    spawned_at; and the methods. */
@@ -640,127 +529,12 @@ static int l_index(lua_State *L) {
     return lua_rawgeti(L, -1, ENV_EXCEPTION), 1;
   if (strcmp(key, "traceback") == 0)
     return lua_rawgeti(L, -1, ENV_TRACEBACK), 1;
-  if (strcmp(key, "spawner") == 0) {       /* nil once it is collected */
-    lgreen_registry_table(L, &spawners_key, "kv");
-    lua_pushvalue(L, 1);
-    lua_rawget(L, -2);
-    return 1;
-  }
+  if (strcmp(key, "spawner") == 0) return lgreen_push_spawner(L, 1), 1;
   if (strcmp(key, "spawned_at") == 0) {    /* its site, then its ancestors' */
-    if (lua_rawgeti(L, -1, ENV_SITES) != LUA_TTABLE) return 1;
-    push_sites(L);
+    if (lua_rawgeti(L, -1, ENV_SITES) == LUA_TTABLE) lgreen_push_sites(L);
     return 1;
   }
   return 0;
-}
-
-/* Push a greenlet's name, or "#id" if it has none. */
-static void push_label(lua_State *L, int ud) {
-  lgreen *lg = lua_touserdata(L, ud);
-  int top = lua_gettop(L);
-  ud = lua_absindex(L, ud);
-  if (lua_getiuservalue(L, ud, 1) == LUA_TTABLE &&
-      lua_rawgeti(L, -1, ENV_NAME) == LUA_TSTRING) {
-    lua_replace(L, top + 1);
-    lua_settop(L, top + 1);
-    return;
-  }
-  lua_settop(L, top);
-  lua_pushfstring(L, "#%I", (lua_Integer)lg->id);
-}
-
-/* Push "main > #3 > #7": the handle at ud and its spawners, oldest first. */
-static void push_tree_path(lua_State *L, int ud) {
-  luaL_Buffer b;
-  int parts, spawners, n = 0, i;
-  ud = lua_absindex(L, ud);
-  lua_newtable(L);
-  parts = lua_gettop(L);
-  lgreen_registry_table(L, &spawners_key, "kv");
-  spawners = lua_gettop(L);
-  lua_pushvalue(L, ud);
-  while (n < 64 && lua_type(L, -1) == LUA_TUSERDATA) {
-    push_label(L, -1);
-    lua_rawseti(L, parts, ++n);
-    lua_rawget(L, spawners);              /* the spawner, or nil */
-  }
-  lua_settop(L, parts);
-  luaL_buffinit(L, &b);
-  for (i = n; i >= 1; i--) {
-    lua_rawgeti(L, parts, i);
-    luaL_addvalue(&b);
-    if (i > 1) luaL_addstring(&b, " > ");
-  }
-  luaL_pushresult(&b);
-  lua_replace(L, parts);
-}
-
-/* Append one greenlet's entry to the table at `out`. */
-static void describe(lua_State *L, int out, lgreen *lg, int ud) {
-  lua_State *T = lg->T;
-  luaL_tolstring(L, ud, NULL);
-  push_tree_path(L, ud);
-  lua_pushfstring(L, "%s\n  spawn tree: %s\n", lua_tostring(L, -2),
-                  lua_tostring(L, -1));
-  lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
-  lua_pop(L, 2);
-  lua_getfield(L, ud, "spawned_at");
-  if (lua_isstring(L, -1)) {
-    luaL_gsub(L, lua_tostring(L, -1), "\n", "\n    ");
-    lua_pushfstring(L, "  spawned at:\n    %s\n", lua_tostring(L, -1));
-    lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  if (lg->g == green_current()) T = L;      /* the caller: it is running */
-  if (lg->started && !lg->done && T != NULL) {
-    luaL_traceback(L, T, NULL, 0);
-    luaL_gsub(L, lua_tostring(L, -1), "\n", "\n  ");
-    lua_pushfstring(L, "  %s\n", lua_tostring(L, -1));
-    lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
-    lua_pop(L, 2);
-  }
-}
-
-typedef struct {
-  lua_State *L;
-  int out;
-} run_info_ctx;
-
-static int describe_one(green_t *g, void *arg) {
-  run_info_ctx *ctx = arg;
-  lua_State *L = ctx->L;
-  lgreen *lg = green_data(g);
-  if (lg == NULL || lg->handle_ref == LUA_NOREF) {       /* a C greenlet */
-    lua_pushfstring(L, "C greenlet #%I%s%s\n", (lua_Integer)green_id(g),
-                    green_name(g) ? " " : "", green_name(g) ? green_name(g) : "");
-    lua_rawseti(L, ctx->out, (lua_Integer)lua_rawlen(L, ctx->out) + 1);
-    return 0;
-  }
-  luaL_checkstack(L, 12, NULL);
-  push_handle(L, lg);
-  describe(L, ctx->out, lg, lua_gettop(L));
-  lua_pop(L, 1);
-  return 0;
-}
-
-/* run_info(): every live greenlet, the main one first: name, state, place
-   in the spawn tree, where it was spawned, and its Lua traceback. */
-static int l_run_info(lua_State *L) {
-  run_info_ctx ctx;
-  lgreen *main_lg;
-  lua_newtable(L);
-  ctx.L = L;
-  ctx.out = lua_gettop(L);
-  main_lg = lgreen_push_current(L);
-  describe(L, ctx.out, main_lg, lua_gettop(L));
-  lua_pop(L, 1);
-  green_hub_foreach(green_hub_current(), describe_one, &ctx);
-  lua_getglobal(L, "table");
-  lua_getfield(L, -1, "concat");
-  lua_pushvalue(L, ctx.out);
-  lua_call(L, 1, 1);
-  return 1;
 }
 
 static int l_newindex(lua_State *L) {
@@ -769,7 +543,7 @@ static int l_newindex(lua_State *L) {
   if (strcmp(key, "name") != 0)
     return luaL_error(L, "cannot set field '%s' of a greenlet", key);
   if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TSTRING);
-  push_env(L, 1);
+  lgreen_push_env(L, 1);
   lua_pushvalue(L, 3);
   lua_rawseti(L, -2, ENV_NAME);
   if (!lg->done) green_set_name(lg->g, lua_tostring(L, 3));
@@ -796,9 +570,6 @@ void lgreen_open_greenlet(lua_State *L) {
     {"spawn_raw", l_spawn_raw},
     {"spawn_later", l_spawn_later},
     {"getcurrent", l_getcurrent},
-    {"get_spawntree_local", l_get_spawntree_local},
-    {"set_spawntree_local", l_set_spawntree_local},
-    {"run_info", l_run_info},
     {"kill", l_kill},
     {NULL, NULL}
   };

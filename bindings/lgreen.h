@@ -39,6 +39,19 @@ typedef struct lgreen {
   unsigned char started, done, failed, raw, adopted;
 } lgreen;
 
+/* Slots of a handle's user value table: integer keys, so no string is
+   hashed or compared on the spawn path. */
+enum {
+  ENV_VALUE = 1,      /* {n = count, results...} */
+  ENV_EXCEPTION,
+  ENV_TRACEBACK,
+  ENV_NAME,
+  ENV_LINKS,          /* {{fn, kind}, ...} */
+  ENV_LOCALS,         /* spawn-tree locals, shared along the tree */
+  ENV_SITES,          /* {function, line, up}: where it was spawned */
+  ENV_SLOTS = ENV_SITES
+};
+
 /* module.c */
 void lgreen_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
                       lua_CFunction index, const luaL_Reg *metamethods);
@@ -55,6 +68,15 @@ lgreen *lgreen_check(lua_State *L, int index);
 lgreen *lgreen_current(lua_State *L);
 lgreen *lgreen_push_current(lua_State *L);
 int lgreen_spawn(lua_State *L, int fn_index);
+int lgreen_push_env(lua_State *L, int ud);
+void lgreen_push_handle(lua_State *L, lgreen *lg);
+const char *lgreen_state_name(const lgreen *lg);
+
+/* spawntree.c */
+void lgreen_record_spawn_tree(lua_State *L, int ud);
+void lgreen_push_spawner(lua_State *L, int ud);
+void lgreen_push_sites(lua_State *L);
+void lgreen_open_spawntree(lua_State *L);
 
 /* timeout.c */
 void lgreen_open_timeout(lua_State *L);

@@ -208,6 +208,7 @@ __attribute__((visibility("default"))) int luaopen_green_core(lua_State *L) {
   lua_newtable(L);
   lgreen_open_hub(L);
   lgreen_open_greenlet(L);
+  lgreen_open_spawntree(L);
   lgreen_open_timeout(L);
   lgreen_open_event(L);
   lgreen_push_exit(L);

@@ -1,0 +1,238 @@
+/*
+** spawntree.c: the spawn tree (gevent's), spawn-tree locals and run_info.
+*/
+
+#include <string.h>
+
+#include "lgreen.h"
+
+/* Registry key of the weak table {[greenlet] = its spawner}. */
+static const char spawners_key = 's';
+
+/* Push the spawner of the handle at ud; nil once it has been collected. */
+void lgreen_push_spawner(lua_State *L, int ud) {
+  ud = lua_absindex(L, ud);
+  lgreen_registry_table(L, &spawners_key, "kv");
+  lua_pushvalue(L, ud);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+}
+
+/*
+** The spawn tree (gevent's): the child shares its spawner's table of
+** spawn-tree locals, keeps a weak reference to its spawner, and a chain of
+** spawn sites {function, line, up} whose `up` is the spawner's chain, so
+** the sites of its ancestors outlive them. spawn_raw records none of this.
+*/
+void lgreen_record_spawn_tree(lua_State *L, int ud) {
+  lua_Debug ar;
+  int env = lgreen_push_env(L, ud), parent, parent_env;
+  lgreen_push_current(L);
+  parent = lua_gettop(L);
+  lgreen_registry_table(L, &spawners_key, "kv");
+  lua_pushvalue(L, ud);
+  lua_pushvalue(L, parent);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  parent_env = lgreen_push_env(L, parent);
+  if (lua_rawgeti(L, parent_env, ENV_LOCALS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, parent_env, ENV_LOCALS);
+  }
+  lua_rawseti(L, env, ENV_LOCALS);
+  /* The calling function and line: cheap to take here; its source is
+     looked up only when someone asks for .spawned_at. */
+  lua_createtable(L, 3, 0);
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, ar.currentline);
+    lua_rawseti(L, -2, 2);
+  }
+  lua_rawgeti(L, parent_env, ENV_SITES);
+  lua_rawseti(L, -2, 3);
+  lua_rawseti(L, env, ENV_SITES);
+  lua_settop(L, env - 1);
+}
+
+
+/* The current greenlet's table of spawn-tree locals, made if needed. */
+static void push_tree_locals(lua_State *L) {
+  int env;
+  lgreen_push_current(L);
+  env = lgreen_push_env(L, lua_gettop(L));
+  if (lua_rawgeti(L, env, ENV_LOCALS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, env, ENV_LOCALS);
+  }
+}
+
+static int l_get_spawntree_local(lua_State *L) {
+  luaL_checkany(L, 1);
+  push_tree_locals(L);
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);
+  return 1;
+}
+
+static int l_set_spawntree_local(lua_State *L) {
+  luaL_checkany(L, 1);
+  luaL_argcheck(L, !lua_isnil(L, 1), 1, "name must not be nil");
+  lua_settop(L, 2);
+  push_tree_locals(L);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_rawset(L, -3);
+  return 0;
+}
+
+/* Push "source:line" lines for the chain of spawn sites at the top. */
+void lgreen_push_sites(lua_State *L) {
+  luaL_Buffer b;
+  int chain = lua_gettop(L), depth = 0;
+  lua_Debug ar;
+  lua_pushvalue(L, chain);
+  luaL_buffinit(L, &b);
+  while (lua_istable(L, -2)) {
+    if (depth++ > 0) luaL_addstring(&b, "\n");
+    lua_rawgeti(L, -2, 1);                 /* the calling function */
+    if (lua_isfunction(L, -1) && lua_getinfo(L, ">S", &ar)) {
+      lua_rawgeti(L, -2, 2);
+      lua_pushfstring(L, "%s:%d", ar.short_src, (int)lua_tointeger(L, -1));
+      lua_remove(L, -2);
+    } else {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "?");
+    }
+    luaL_addvalue(&b);
+    lua_rawgeti(L, -2, 3);                 /* up the chain */
+    lua_replace(L, -3);
+  }
+  luaL_pushresult(&b);
+  lua_replace(L, chain);
+  lua_settop(L, chain);
+}
+
+
+/* Push a greenlet's name, or "#id" if it has none. */
+static void push_label(lua_State *L, int ud) {
+  lgreen *lg = lua_touserdata(L, ud);
+  int top = lua_gettop(L);
+  ud = lua_absindex(L, ud);
+  if (lua_getiuservalue(L, ud, 1) == LUA_TTABLE &&
+      lua_rawgeti(L, -1, ENV_NAME) == LUA_TSTRING) {
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return;
+  }
+  lua_settop(L, top);
+  lua_pushfstring(L, "#%I", (lua_Integer)lg->id);
+}
+
+/* Push "main > #3 > #7": the handle at ud and its spawners, oldest first. */
+static void push_tree_path(lua_State *L, int ud) {
+  luaL_Buffer b;
+  int parts, spawners, n = 0, i;
+  ud = lua_absindex(L, ud);
+  lua_newtable(L);
+  parts = lua_gettop(L);
+  lgreen_registry_table(L, &spawners_key, "kv");
+  spawners = lua_gettop(L);
+  lua_pushvalue(L, ud);
+  while (n < 64 && lua_type(L, -1) == LUA_TUSERDATA) {
+    push_label(L, -1);
+    lua_rawseti(L, parts, ++n);
+    lua_rawget(L, spawners);              /* the spawner, or nil */
+  }
+  lua_settop(L, parts);
+  luaL_buffinit(L, &b);
+  for (i = n; i >= 1; i--) {
+    lua_rawgeti(L, parts, i);
+    luaL_addvalue(&b);
+    if (i > 1) luaL_addstring(&b, " > ");
+  }
+  luaL_pushresult(&b);
+  lua_replace(L, parts);
+}
+
+/* Append one greenlet's entry to the table at `out`. */
+static void describe(lua_State *L, int out, lgreen *lg, int ud) {
+  lua_State *T = lg->T;
+  luaL_tolstring(L, ud, NULL);
+  push_tree_path(L, ud);
+  lua_pushfstring(L, "%s\n  spawn tree: %s\n", lua_tostring(L, -2),
+                  lua_tostring(L, -1));
+  lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
+  lua_pop(L, 2);
+  lua_getfield(L, ud, "spawned_at");
+  if (lua_isstring(L, -1)) {
+    luaL_gsub(L, lua_tostring(L, -1), "\n", "\n    ");
+    lua_pushfstring(L, "  spawned at:\n    %s\n", lua_tostring(L, -1));
+    lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (lg->g == green_current()) T = L;      /* the caller: it is running */
+  if (lg->started && !lg->done && T != NULL) {
+    luaL_traceback(L, T, NULL, 0);
+    luaL_gsub(L, lua_tostring(L, -1), "\n", "\n  ");
+    lua_pushfstring(L, "  %s\n", lua_tostring(L, -1));
+    lua_rawseti(L, out, (lua_Integer)lua_rawlen(L, out) + 1);
+    lua_pop(L, 2);
+  }
+}
+
+typedef struct {
+  lua_State *L;
+  int out;
+} run_info_ctx;
+
+static int describe_one(green_t *g, void *arg) {
+  run_info_ctx *ctx = arg;
+  lua_State *L = ctx->L;
+  lgreen *lg = green_data(g);
+  if (lg == NULL || lg->handle_ref == LUA_NOREF) {       /* a C greenlet */
+    lua_pushfstring(L, "C greenlet #%I%s%s\n", (lua_Integer)green_id(g),
+                    green_name(g) ? " " : "", green_name(g) ? green_name(g) : "");
+    lua_rawseti(L, ctx->out, (lua_Integer)lua_rawlen(L, ctx->out) + 1);
+    return 0;
+  }
+  luaL_checkstack(L, 12, NULL);
+  lgreen_push_handle(L, lg);
+  describe(L, ctx->out, lg, lua_gettop(L));
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* run_info(): every live greenlet, the main one first: name, state, place
+   in the spawn tree, where it was spawned, and its Lua traceback. */
+static int l_run_info(lua_State *L) {
+  run_info_ctx ctx;
+  lgreen *main_lg;
+  lua_newtable(L);
+  ctx.L = L;
+  ctx.out = lua_gettop(L);
+  main_lg = lgreen_push_current(L);
+  describe(L, ctx.out, main_lg, lua_gettop(L));
+  lua_pop(L, 1);
+  green_hub_foreach(green_hub_current(), describe_one, &ctx);
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "concat");
+  lua_pushvalue(L, ctx.out);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+
+void lgreen_open_spawntree(lua_State *L) {
+  static const luaL_Reg functions[] = {
+    {"get_spawntree_local", l_get_spawntree_local},
+    {"set_spawntree_local", l_set_spawntree_local},
+    {"run_info", l_run_info},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, functions, 0);
+}
