@@ -44,12 +44,8 @@ static int l_is_set(lua_State *L) {
 /* wait(timeout): true once set; false if the time ran out. */
 static int l_wait(lua_State *L) {
   green_event_t *event = check_event(L);
-  double timeout = GREEN_FOREVER;
+  double timeout = lgreen_opt_timeout(L, 2);
   int rc;
-  if (!lua_isnoneornil(L, 2)) {
-    timeout = luaL_checknumber(L, 2);
-    luaL_argcheck(L, timeout >= 0, 2, "must not be negative");
-  }
   lgreen_check_can_block(L, "wait");
   rc = lgreen_check_result(L, green_event_wait(event, timeout), "wait");
   lua_pushboolean(L, rc == 0);

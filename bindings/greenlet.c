@@ -321,14 +321,6 @@ static int l_getcurrent(lua_State *L) {
 
 /* ---------------------------------------------------------------- control */
 
-static double check_timeout(lua_State *L, int index) {
-  double timeout;
-  if (lua_isnoneornil(L, index)) return GREEN_FOREVER;
-  timeout = luaL_checknumber(L, index);
-  luaL_argcheck(L, timeout >= 0, index, "must not be negative");
-  return timeout;
-}
-
 /* Wait for lg to die. Returns 0 once it has; pushes nil, "timeout" and
    returns 2 if the time ran out. */
 static int join(lua_State *L, lgreen *lg, double timeout) {
@@ -345,7 +337,7 @@ static int join(lua_State *L, lgreen *lg, double timeout) {
 }
 
 static int l_join(lua_State *L) {
-  int n = join(L, lgreen_check(L, 1), check_timeout(L, 2));
+  int n = join(L, lgreen_check(L, 1), lgreen_opt_timeout(L, 2));
   if (n > 0) return n;
   lua_pushboolean(L, 1);
   return 1;
@@ -353,7 +345,7 @@ static int l_join(lua_State *L) {
 
 static int l_get(lua_State *L) {
   lgreen *lg = lgreen_check(L, 1);
-  int n = join(L, lg, check_timeout(L, 2)), i;
+  int n = join(L, lg, lgreen_opt_timeout(L, 2)), i;
   if (n > 0) return n;
   if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
     if (lg->failed) return luaL_error(L, "get: the greenlet failed");
@@ -381,7 +373,7 @@ static int l_kill(lua_State *L) {
   if (lua_istable(L, 3)) {
     if (lua_getfield(L, 3, "block") != LUA_TNIL) block = lua_toboolean(L, -1);
     lua_getfield(L, 3, "timeout");
-    timeout = check_timeout(L, -1);
+    timeout = lgreen_opt_timeout(L, -1);
     lua_pop(L, 2);
   } else if (!lua_isnoneornil(L, 3)) {
     luaL_typeerror(L, 3, "table");

@@ -58,6 +58,7 @@ void lgreen_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
 void lgreen_registry_table(lua_State *L, const void *key, const char *mode);
 int lgreen_check_result(lua_State *L, int rc, const char *what);
 void lgreen_check_can_block(lua_State *L, const char *what);
+double lgreen_opt_timeout(lua_State *L, int index);
 void lgreen_push_exit(lua_State *L);
 int lgreen_is_exit(lua_State *L, int index);
 void lgreen_report_error(lua_State *L, int greenlet, int err, int traceback);

@@ -153,6 +153,15 @@ int lgreen_check_result(lua_State *L, int rc, const char *what) {
   }
 }
 
+/* A timeout argument: nil or none means none (GREEN_FOREVER). */
+double lgreen_opt_timeout(lua_State *L, int index) {
+  double timeout;
+  if (lua_isnoneornil(L, index)) return GREEN_FOREVER;
+  timeout = luaL_checknumber(L, index);
+  luaL_argcheck(L, timeout >= 0, index, "must not be negative");
+  return timeout;
+}
+
 /* Inside a finalizer, lua_gc refuses every request (it returns -1): the
    one place where switching away would leave Lua's collector mid-step. */
 void lgreen_check_can_block(lua_State *L, const char *what) {

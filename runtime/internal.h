@@ -168,6 +168,7 @@ int green__wait(green_hub_t *hub, green__node *waitq, double timeout);
 void green__wake_all(green__node *waitq, int status);
 int green__check_blocking(green_hub_t **hub);
 int green__check_timeout(double timeout);
+int green__has_deadline(double timeout);
 int green__poll_due(const green_hub_t *hub);
 void green__polled(green_hub_t *hub);
 void green__timer_wake_cb(struct ev_loop *loop, ev_timer *w, int revents);

@@ -5,7 +5,6 @@
 */
 
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 
 #include "internal.h"
@@ -59,7 +58,7 @@ int green_wait_fd(int fd, int events, double timeout) {
              ((events & GREEN_WRITABLE) ? EV_WRITE : 0));
   io.data = hub->current;
   ev_io_start(hub->loop, &io);
-  deadline = timeout > 0 && !isinf(timeout);
+  deadline = green__has_deadline(timeout);
   if (deadline) green__timer_start(hub, &timer, hub->current, timeout);
   rc = green__block(hub);
   if (deadline) ev_timer_stop(hub->loop, &timer);

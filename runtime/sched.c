@@ -177,7 +177,7 @@ void green__timer_wake_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   green__wake(w->data, GREEN_ETIMEDOUT);
 }
 
-static int has_deadline(double timeout) {
+int green__has_deadline(double timeout) {
   return timeout >= 0 && !isinf(timeout);
 }
 
@@ -200,9 +200,9 @@ int green__wait(green_hub_t *hub, green__node *waitq, double timeout) {
   int status;
   waiter.g = hub->current;
   green__list_push(waitq, &waiter.node);
-  if (has_deadline(timeout)) green__timer_start(hub, &timer, waiter.g, timeout);
+  if (green__has_deadline(timeout)) green__timer_start(hub, &timer, waiter.g, timeout);
   status = green__block(hub);
-  if (has_deadline(timeout)) ev_timer_stop(hub->loop, &timer);
+  if (green__has_deadline(timeout)) ev_timer_stop(hub->loop, &timer);
   green__list_remove(&waiter.node);
   return status;
 }
