@@ -1,12 +1,11 @@
 -- The `green` command, run as a separate process.
+package.path = "spec/?.lua;" .. package.path
+local process = require "support.process"
+
 local function run(script, ...)
-  local cmd = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" ..
-    (os.getenv("GREEN_BUILD") or "build/default") .. "/?.so;;' lua5.4 bin/green " ..
-    script .. " " .. table.concat({...}, " ") .. " 2>&1"
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
+  return process.run("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" ..
+    process.build .. "/?.so;;' lua5.4 bin/green " .. script .. " " ..
+    table.concat({...}, " "))
 end
 
 describe("the green command", function()

@@ -1,13 +1,12 @@
 -- The programs in examples/ build and do what they say.
-local build = os.getenv("GREEN_BUILD") or "build/default"
+package.path = "spec/?.lua;" .. package.path
+local process = require "support.process"
+local build = process.build
 
 -- The examples carry their own sanitizer runtime, if any: do not hand them
 -- the one preloaded into lua5.4 for the specs.
 local function run(cmd)
-  local p = io.popen("env -u LD_PRELOAD " .. cmd .. " 2>&1")
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
+  return process.run("env -u LD_PRELOAD " .. cmd)
 end
 
 describe("examples/lua_game_loop.c", function()
