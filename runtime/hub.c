@@ -184,8 +184,7 @@ int green_hub_new(const green_hub_options_t *opts, green_hub_t **out) {
   ev_async_start(hub->loop, &hub->wake);
   ev_unref(hub->loop);                  /* a post is not a reason to live */
   green__overflow_install();
-  green__polled(hub);
-  hub->stats.polls = 0;
+  hub->poll_due_ns = green__coarse_ns() + hub->switch_interval_ns;
   this_hub = hub;
   *out = hub;
   return 0;
