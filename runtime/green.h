@@ -62,7 +62,9 @@ struct ev_loop;
   XX(EBADF,     EBADF,     "bad file descriptor")                             \
   XX(EEXIST,    EEXIST,    "this thread already has a hub")                   \
   XX(EBUSY,     EBUSY,     "busy: greenlets are still alive or running")      \
-  XX(EAGAIN,    EAGAIN,    "greenlet has not finished")                       \
+  XX(EAGAIN,    EAGAIN,    "not ready: it would have to wait")                \
+  XX(EPIPE,     EPIPE,     "channel is closed")                               \
+  XX(EOVERFLOW, EOVERFLOW, "released more times than acquired")               \
 
 typedef enum {
 #define GREEN__ERR_ENUM(name, value, msg) GREEN_##name = -(value),
@@ -283,6 +285,95 @@ GREEN_API int green_event_is_set(const green_event_t *event);
 /* May block. Return 0 once set (at once if it is), GREEN_ETIMEDOUT,
    GREEN_ECANCELED or another error. */
 GREEN_API int green_event_wait(green_event_t *event, double timeout);
+
+/* ---------------------------------------------------------------- wait queues */
+
+/*
+** The primitive the coordination types are built on, for hosts and bindings
+** that build their own: greenlets wait in FIFO order until a waker hands the
+** first of them a value. A waiter that timed out or was killed is skipped, so
+** what a wake hands over is never lost: it reaches a greenlet whose wait
+** returns 0, even if that greenlet is killed before it runs again (the kill
+** then interrupts its next blocking call). Belongs to the calling thread's
+** hub; the waking calls work from libev callbacks on the hub too.
+*/
+typedef struct green_waitq green_waitq_t;   /* opaque */
+
+GREEN_API int green_waitq_new(green_waitq_t **waitq);
+/* No greenlet may be waiting on it. */
+GREEN_API void green_waitq_free(green_waitq_t *waitq);
+/* May block. Wait to be woken. `self` is shown to the waker (where it may
+   deliver, what it may take). Returns 0 with *value set by the waker (value
+   may be NULL), GREEN_ETIMEDOUT, GREEN_ECANCELED, the status given to
+   green_waitq_wake_all, or another error. */
+GREEN_API int green_waitq_wait(green_waitq_t *waitq, double timeout,
+                               void *self, void **value);
+/* Wake the longest waiting greenlet with value. Returns 1 and that waiter's
+   self in *self (if self is not NULL), or 0 if none waits. */
+GREEN_API int green_waitq_wake_one(green_waitq_t *waitq, void *value,
+                                   void **self);
+/* Wake every waiter; each wait returns status (0 or a negative GREEN_E*). */
+GREEN_API void green_waitq_wake_all(green_waitq_t *waitq, int status);
+/* Whether a greenlet waits, and could be woken. */
+GREEN_API int green_waitq_has_waiters(const green_waitq_t *waitq);
+
+
+/* ---------------------------------------------------------------- semaphores */
+
+typedef struct green_semaphore green_semaphore_t;   /* opaque */
+
+/* A counter of permits, as gevent's Semaphore. With bound > 0 it is a
+   BoundedSemaphore: value may never exceed bound. Waiters get permits in
+   the order they began to wait; a release hands its permit straight to the
+   first waiter, so a later acquirer cannot overtake it. Belongs to the
+   calling thread's hub. */
+GREEN_API int green_semaphore_new(unsigned value, unsigned bound,
+                                  green_semaphore_t **sem);
+/* No greenlet may be waiting on it. */
+GREEN_API void green_semaphore_free(green_semaphore_t *sem);
+/* May block, unless timeout is 0. Take a permit. Returns 0, GREEN_EAGAIN
+   (timeout 0 and none free), GREEN_ETIMEDOUT, GREEN_ECANCELED or another
+   error; a failed acquire takes nothing. */
+GREEN_API int green_semaphore_acquire(green_semaphore_t *sem, double timeout);
+/* Give a permit back (to the first waiter if one waits). Returns 0, or
+   GREEN_EOVERFLOW if a bounded semaphore is already full (nothing changes).
+   Works from libev callbacks on the hub too. */
+GREEN_API int green_semaphore_release(green_semaphore_t *sem);
+/* Permits free now. */
+GREEN_API unsigned green_semaphore_value(const green_semaphore_t *sem);
+
+
+/* ---------------------------------------------------------------- channels */
+
+typedef struct green_channel green_channel_t;   /* opaque */
+
+/* A FIFO of pointers between greenlets, as Go's channels. capacity 0 makes
+   a rendezvous: a send waits for a receiver. Items go to receivers in the
+   order they began to wait, and senders' items are taken in the order the
+   senders began to wait. An item is never lost or delivered twice: a send
+   that fails added nothing, a receive that fails took nothing. NULL is an
+   item like any other. Belongs to the calling thread's hub. */
+GREEN_API int green_channel_new(size_t capacity, green_channel_t **chan);
+/* No greenlet may be waiting on it. Items still buffered are dropped. */
+GREEN_API void green_channel_free(green_channel_t *chan);
+/* May block, unless timeout is 0. Returns 0 once item is taken by a
+   receiver or buffered, GREEN_EAGAIN (timeout 0, it would wait),
+   GREEN_EPIPE (closed, before or while waiting), GREEN_ETIMEDOUT,
+   GREEN_ECANCELED or another error. */
+GREEN_API int green_channel_send(green_channel_t *chan, void *item,
+                                 double timeout);
+/* May block, unless timeout is 0. Returns 0 with *item set; GREEN_EPIPE
+   once the channel is closed and empty; GREEN_EAGAIN, GREEN_ETIMEDOUT,
+   GREEN_ECANCELED or another error. */
+GREEN_API int green_channel_recv(green_channel_t *chan, void **item,
+                                 double timeout);
+/* Refuse further sends; wake every waiting sender and receiver with
+   GREEN_EPIPE. Buffered items can still be received. */
+GREEN_API void green_channel_close(green_channel_t *chan);
+GREEN_API int green_channel_is_closed(const green_channel_t *chan);
+/* Items buffered now (always 0 for a rendezvous channel). */
+GREEN_API size_t green_channel_count(const green_channel_t *chan);
+GREEN_API size_t green_channel_capacity(const green_channel_t *chan);
 
 #ifdef __cplusplus
 }

@@ -92,10 +92,13 @@ struct green_greenlet {
   void *tsan_fiber;
 };
 
-/* A greenlet waiting in a wait queue; lives on the waiter's stack. */
+/* A greenlet waiting in a wait queue; lives on the waiter's stack. A waker
+   that picks it may read `self` and hand it `value` (see green__wake_one). */
 typedef struct green__waiter {
   green__node node;
   green_t *g;
+  void *self;               /* the waiter's, for its waker */
+  void *value;              /* the waker's, for the waiter */
 } green__waiter;
 
 #define GREEN__ARENA_SLOTS 64
@@ -165,7 +168,11 @@ green_t *green__ready_shift(green_hub_t *hub);
 void green__wake(green_t *g, int status);
 int green__block(green_hub_t *hub);
 int green__wait(green_hub_t *hub, green__node *waitq, double timeout);
+int green__wait_as(green_hub_t *hub, green__node *waitq, double timeout,
+                   green__waiter *waiter);
+green__waiter *green__wake_one(green__node *waitq, void *value);
 void green__wake_all(green__node *waitq, int status);
+int green__check_nonblocking(green_hub_t *owner, green_hub_t **hub);
 int green__check_blocking(green_hub_t **hub);
 int green__check_timeout(double timeout);
 int green__has_deadline(double timeout);

@@ -196,15 +196,41 @@ void green__timer_start(green_hub_t *hub, ev_timer *t, green_t *g,
    removed on every exit path. */
 int green__wait(green_hub_t *hub, green__node *waitq, double timeout) {
   green__waiter waiter;
+  waiter.self = NULL;
+  return green__wait_as(hub, waitq, timeout, &waiter);
+}
+
+/* green__wait with the caller's waiter, whose self the caller has set; on
+   a return of 0 through green__wake_one, waiter->value is the waker's. */
+int green__wait_as(green_hub_t *hub, green__node *waitq, double timeout,
+                   green__waiter *waiter) {
   ev_timer timer;
   int status;
-  waiter.g = hub->current;
-  green__list_push(waitq, &waiter.node);
-  if (green__has_deadline(timeout)) green__timer_start(hub, &timer, waiter.g, timeout);
+  waiter->g = hub->current;
+  waiter->value = NULL;
+  green__list_push(waitq, &waiter->node);
+  if (green__has_deadline(timeout)) green__timer_start(hub, &timer, waiter->g, timeout);
   status = green__block(hub);
   if (green__has_deadline(timeout)) ev_timer_stop(hub->loop, &timer);
-  green__list_remove(&waiter.node);
+  green__list_remove(&waiter->node);
   return status;
+}
+
+/* Wake the longest waiting greenlet that is still blocked on waitq, handing
+   it value, and return its waiter (valid until that greenlet runs), or NULL
+   if none waits. Waiters already woken another way (their timeout, a kill)
+   are dropped on the way: they will not take what this wake hands over. */
+green__waiter *green__wake_one(green__node *waitq, void *value) {
+  green__node *node;
+  while ((node = green__list_shift(waitq)) != NULL) {
+    green__waiter *waiter = green__container(node, green__waiter, node);
+    if (waiter->g->state == GREEN_BLOCKED) {
+      waiter->value = value;
+      green__wake(waiter->g, 0);
+      return waiter;
+    }
+  }
+  return NULL;
 }
 
 void green__wake_all(green__node *waitq, int status) {
@@ -221,6 +247,16 @@ int green__check_blocking(green_hub_t **out) {
   green_hub_t *hub = green_hub_current();
   if (hub == NULL) return GREEN_ESRCH;
   if (hub->current == &hub->hubg) return GREEN_EPERM;
+  *out = hub;
+  return 0;
+}
+
+/* The hub of a caller that only wakes others, which may be the hub greenlet
+   (a libev callback), if owner is that hub. */
+int green__check_nonblocking(green_hub_t *owner, green_hub_t **out) {
+  green_hub_t *hub = green_hub_current();
+  if (hub == NULL) return GREEN_ESRCH;
+  if (hub != owner) return GREEN_EXDEV;
   *out = hub;
   return 0;
 }
