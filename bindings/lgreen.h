@@ -85,6 +85,12 @@ void lgreen_open_timeout(lua_State *L);
 /* event.c */
 void lgreen_open_event(lua_State *L);
 
+/* queue.c */
+void lgreen_open_queue(lua_State *L);
+
+/* semaphore.c */
+void lgreen_open_semaphore(lua_State *L);
+
 /* pool.c */
 lua_State *lgreen_pool_take(lua_State *L, lgreen_pool *pool);
 void lgreen_pool_give(lua_State *T, lgreen_pool *pool);

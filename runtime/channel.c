@@ -40,13 +40,14 @@ int green_channel_new(size_t capacity, green_channel_t **out) {
   return 0;
 }
 
-void green_channel_free(green_channel_t *ch) {
-  if (ch == NULL) return;
-  green__assert(green__list_empty(&ch->receivers) &&
-                green__list_empty(&ch->senders),
-                "green_channel_free with greenlets waiting");
+int green_channel_free(green_channel_t *ch) {
+  if (ch == NULL) return 0;
+  if (!green__list_empty(&ch->receivers) ||
+      !green__list_empty(&ch->senders))
+    return GREEN_EBUSY;
   free(ch->ring);
   free(ch);
+  return 0;
 }
 
 static void ring_push(green_channel_t *ch, void *item) {

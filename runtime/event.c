@@ -25,11 +25,12 @@ int green_event_new(green_event_t **out) {
   return 0;
 }
 
-void green_event_free(green_event_t *e) {
-  if (e == NULL) return;
-  green__assert(green__list_empty(&e->waiters),
-                "green_event_free with greenlets waiting");
+int green_event_free(green_event_t *e) {
+  if (e == NULL) return 0;
+  if (!green__list_empty(&e->waiters))
+    return GREEN_EBUSY;
   free(e);
+  return 0;
 }
 
 void green_event_set(green_event_t *e) {

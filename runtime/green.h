@@ -277,8 +277,9 @@ typedef struct green_event green_event_t;   /* opaque */
 /* A flag greenlets wait on, as gevent's Event: set() wakes every waiter, in
    the order they began to wait. Belongs to the calling thread's hub. */
 GREEN_API int green_event_new(green_event_t **event);
-/* No greenlet may be waiting on it. */
-GREEN_API void green_event_free(green_event_t *event);
+/* Returns 0, or GREEN_EBUSY (freeing nothing) while a greenlet waits on
+   it, as happens when a Lua state closes with greenlets still blocked. */
+GREEN_API int green_event_free(green_event_t *event);
 GREEN_API void green_event_set(green_event_t *event);
 GREEN_API void green_event_clear(green_event_t *event);
 GREEN_API int green_event_is_set(const green_event_t *event);
@@ -300,8 +301,8 @@ GREEN_API int green_event_wait(green_event_t *event, double timeout);
 typedef struct green_waitq green_waitq_t;   /* opaque */
 
 GREEN_API int green_waitq_new(green_waitq_t **waitq);
-/* No greenlet may be waiting on it. */
-GREEN_API void green_waitq_free(green_waitq_t *waitq);
+/* Returns 0, or GREEN_EBUSY (freeing nothing) while a greenlet waits. */
+GREEN_API int green_waitq_free(green_waitq_t *waitq);
 /* May block. Wait to be woken. `self` is shown to the waker (where it may
    deliver, what it may take). Returns 0 with *value set by the waker (value
    may be NULL), GREEN_ETIMEDOUT, GREEN_ECANCELED, the status given to
@@ -314,8 +315,9 @@ GREEN_API int green_waitq_wake_one(green_waitq_t *waitq, void *value,
                                    void **self);
 /* Wake every waiter; each wait returns status (0 or a negative GREEN_E*). */
 GREEN_API void green_waitq_wake_all(green_waitq_t *waitq, int status);
-/* Whether a greenlet waits, and could be woken. */
-GREEN_API int green_waitq_has_waiters(const green_waitq_t *waitq);
+/* Whether a greenlet waits and could be woken: 1 with the longest waiting
+   one's self in *self (if self is not NULL), else 0. Wakes nobody. */
+GREEN_API int green_waitq_peek(const green_waitq_t *waitq, void **self);
 
 
 /* ---------------------------------------------------------------- semaphores */
@@ -329,8 +331,8 @@ typedef struct green_semaphore green_semaphore_t;   /* opaque */
    calling thread's hub. */
 GREEN_API int green_semaphore_new(unsigned value, unsigned bound,
                                   green_semaphore_t **sem);
-/* No greenlet may be waiting on it. */
-GREEN_API void green_semaphore_free(green_semaphore_t *sem);
+/* Returns 0, or GREEN_EBUSY (freeing nothing) while a greenlet waits. */
+GREEN_API int green_semaphore_free(green_semaphore_t *sem);
 /* May block, unless timeout is 0. Take a permit. Returns 0, GREEN_EAGAIN
    (timeout 0 and none free), GREEN_ETIMEDOUT, GREEN_ECANCELED or another
    error; a failed acquire takes nothing. */
@@ -354,8 +356,9 @@ typedef struct green_channel green_channel_t;   /* opaque */
    that fails added nothing, a receive that fails took nothing. NULL is an
    item like any other. Belongs to the calling thread's hub. */
 GREEN_API int green_channel_new(size_t capacity, green_channel_t **chan);
-/* No greenlet may be waiting on it. Items still buffered are dropped. */
-GREEN_API void green_channel_free(green_channel_t *chan);
+/* Returns 0, or GREEN_EBUSY (freeing nothing) while a greenlet waits.
+   Items still buffered are dropped. */
+GREEN_API int green_channel_free(green_channel_t *chan);
 /* May block, unless timeout is 0. Returns 0 once item is taken by a
    receiver or buffered, GREEN_EAGAIN (timeout 0, it would wait),
    GREEN_EPIPE (closed, before or while waiting), GREEN_ETIMEDOUT,

@@ -32,11 +32,12 @@ int green_semaphore_new(unsigned value, unsigned bound,
   return 0;
 }
 
-void green_semaphore_free(green_semaphore_t *s) {
-  if (s == NULL) return;
-  green__assert(green__list_empty(&s->waiters),
-                "green_semaphore_free with greenlets waiting");
+int green_semaphore_free(green_semaphore_t *s) {
+  if (s == NULL) return 0;
+  if (!green__list_empty(&s->waiters))
+    return GREEN_EBUSY;
   free(s);
+  return 0;
 }
 
 int green_semaphore_acquire(green_semaphore_t *s, double timeout) {

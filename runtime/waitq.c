@@ -24,11 +24,12 @@ int green_waitq_new(green_waitq_t **out) {
   return 0;
 }
 
-void green_waitq_free(green_waitq_t *q) {
-  if (q == NULL) return;
-  green__assert(green__list_empty(&q->waiters),
-                "green_waitq_free with greenlets waiting");
+int green_waitq_free(green_waitq_t *q) {
+  if (q == NULL) return 0;
+  if (!green__list_empty(&q->waiters))
+    return GREEN_EBUSY;
   free(q);
+  return 0;
 }
 
 int green_waitq_wait(green_waitq_t *q, double timeout, void *self,
@@ -63,11 +64,15 @@ void green_waitq_wake_all(green_waitq_t *q, int status) {
   green__wake_all(&q->waiters, status);
 }
 
-int green_waitq_has_waiters(const green_waitq_t *q) {
+int green_waitq_peek(const green_waitq_t *q, void **self) {
   green__node *node;
   if (q == NULL) return 0;
-  for (node = q->waiters.next; node != &q->waiters; node = node->next)
-    if (green__container(node, green__waiter, node)->g->state == GREEN_BLOCKED)
+  for (node = q->waiters.next; node != &q->waiters; node = node->next) {
+    green__waiter *waiter = green__container(node, green__waiter, node);
+    if (waiter->g->state == GREEN_BLOCKED) {
+      if (self != NULL) *self = waiter->self;
       return 1;
+    }
+  }
   return 0;
 }

@@ -88,17 +88,18 @@ static void test_waitq_hands_values_and_shows_self(void) {
   intptr_t i;
   CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
   CHECK_INT(green_waitq_new(&waitq), ==, 0);
-  CHECK(!green_waitq_has_waiters(waitq));
+  CHECK(!green_waitq_peek(waitq, NULL));
   CHECK_INT(green_waitq_wake_one(waitq, NULL, &self), ==, 0);
   for (i = 1; i <= 3; i++)
     CHECK_INT(green_spawn(wait_for_value, (void *)i, NULL, NULL), ==, 0);
   CHECK_INT(green_yield(), ==, 0);
-  CHECK(green_waitq_has_waiters(waitq));
+  CHECK_INT(green_waitq_peek(waitq, &self), ==, 1);
+  CHECK_INT((intptr_t)self, ==, 1);
   CHECK_INT(green_waitq_wake_one(waitq, (void *)100, &self), ==, 1);
   CHECK_INT((intptr_t)self, ==, 1);
   CHECK_INT(green_waitq_wake_one(waitq, (void *)200, NULL), ==, 1);
   green_waitq_wake_all(waitq, GREEN_ETIMEDOUT);
-  CHECK(!green_waitq_has_waiters(waitq));
+  CHECK(!green_waitq_peek(waitq, NULL));
   CHECK_INT(green_hub_run(hub), ==, 0);
   CHECK_INT(rcs[1], ==, 0);
   CHECK_INT((intptr_t)values[1], ==, 100);
