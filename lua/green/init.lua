@@ -35,24 +35,45 @@ end
 
 local Event, now = green.Event, green.now
 
+require "green.asyncresult" (green)
+require "green.bridge" (green)
+require "green.pool" (green)
+
+-- Watch obj and call on_ready(obj) once it is ready; return what stops
+-- watching. Greenlets are watched through links; anything else through a
+-- helper greenlet blocked in obj:wait(), which takes nothing.
+local function watch(obj, on_ready)
+  if obj.link and obj.unlink then
+    obj:link(on_ready)
+    return function() obj:unlink(on_ready) end
+  end
+  local helper = green.spawn_raw(function()
+    if obj:wait() then on_ready(obj) end
+  end)
+  return function() helper:kill(nil, {block = false}) end
+end
+
 --- Iterate over `objects` as each becomes ready, at most `count` of them
 -- (default: all), until `timeout` seconds have passed (default: no limit).
--- An object is anything with `ready()`, `link(fn)` and `unlink(fn)`:
--- greenlets, for now. Iteration simply ends when the time runs out.
+-- An object is a greenlet, or anything with `ready()` and `wait(timeout)`
+-- (which waits without consuming): Event, AsyncResult, the queues,
+-- semaphores and locks, Group and Pool. Iteration simply ends when the time
+-- runs out.
 function green.iwait(objects, timeout, count)
   assert(type(objects) == "table", "bad argument #1 to 'iwait' (table expected)")
   count = math.min(count or #objects, #objects)
-  local arrived, taken, wake = {}, 0, Event()
+  local arrived, taken, wake, stops = {}, 0, Event(), {}
   local function on_ready(obj)
     arrived[#arrived + 1] = obj
     wake:set()
   end
   for _, obj in ipairs(objects) do
-    if obj:ready() then arrived[#arrived + 1] = obj else obj:link(on_ready) end
+    if obj:ready() then arrived[#arrived + 1] = obj
+    else stops[#stops + 1] = watch(obj, on_ready) end
   end
   local deadline = timeout and now() + timeout
   local function stop()
-    for _, obj in ipairs(objects) do obj:unlink(on_ready) end
+    for i = #stops, 1, -1 do stops[i](); stops[i] = nil end
   end
   return function()
     if taken >= count then stop(); return nil end
