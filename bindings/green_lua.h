@@ -37,6 +37,13 @@ int luaopen_green_core(lua_State *L);
    Does not block: the greenlet runs when the hub next runs. */
 int green_lua_spawn(lua_State *L, int nargs);
 
+/* Push a Lua object for the host's channel ch, through which C greenlets
+   and Lua greenlets exchange pointers (light userdata in Lua): put(p,
+   timeout), get(timeout), iter(), close(), closed(), qsize(), with the
+   results of green.Channel. ch stays the host's: it must outlive every use
+   of the object. */
+void green_lua_push_channel(lua_State *L, green_channel_t *ch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,3 +33,18 @@ describe("examples/host_demo.c", function()
     assert.matches("done\n$", out)
   end)
 end)
+
+describe("examples/lua_channel.c", function()
+  it("lets C greenlets and Lua greenlets exchange pointers through one channel", function()
+    local out, code = run(build .. "/examples/lua_channel 40")
+    assert.equals(0, code, out)
+    assert.matches("40 requests, 40 answers checked, 0 wrong", out, 1, true)
+    local total = 0
+    for id = 1, 3 do
+      local served = tonumber(out:match("lua worker " .. id .. " served (%d+)"))
+      assert.is_true(served > 0, out)   -- the rendezvous spreads the work
+      total = total + served
+    end
+    assert.equals(40, total)
+  end)
+end)
