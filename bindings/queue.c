@@ -25,10 +25,12 @@ static const char *const class_names[] = {
 /* User value slots. */
 enum { UV_ITEMS = 1, UV_KEYS, UV_KEYFN, UV_SLOTS = UV_KEYFN };
 
-/* Marks each queue metatable, so one check serves every class. */
+/* What every queue's marker field points at, so one check serves every
+   class. */
 static const char queue_marker = 'q';
 
 typedef struct lqueue {
+  const char *marker;       /* &queue_marker */
   green_waitq_t *getters;   /* self: the getter's lua_State */
   green_waitq_t *putters;   /* self: the putter's lua_State, item on top */
   green_waitq_t *watchers;  /* wait(), peek(): woken when it may be ready */
@@ -40,14 +42,14 @@ typedef struct lqueue {
   int sorting;              /* a PriorityQueue comparison is running */
 } lqueue;
 
+/* A queue is a full userdata of our size whose marker field points at
+   queue_marker: two cheap calls instead of a metatable lookup on every
+   put and get (the Channel handoff is a fast path). */
 static lqueue *check_queue(lua_State *L) {
   lqueue *q = lua_touserdata(L, 1);
-  int ok = 0;
-  if (q != NULL && lua_getmetatable(L, 1)) {
-    ok = lua_rawgetp(L, -1, &queue_marker) == LUA_TBOOLEAN;
-    lua_pop(L, 2);
-  }
-  if (!ok) luaL_typeerror(L, 1, "Queue");
+  if (q == NULL || lua_type(L, 1) != LUA_TUSERDATA ||
+      lua_rawlen(L, 1) != sizeof *q || q->marker != &queue_marker)
+    luaL_typeerror(L, 1, "Queue");
   if (q->getters == NULL) luaL_error(L, "the queue was collected");
   if (q->sorting)
     luaL_error(L, "PriorityQueue used while one of its comparisons blocked");
@@ -553,6 +555,7 @@ static lqueue *new_queue(lua_State *L, int kind, lua_Integer maxsize,
   green_waitq_t **waitqs[4];
   int i, rc = 0;
   memset(q, 0, sizeof *q);
+  q->marker = &queue_marker;
   waitqs[0] = &q->getters;
   waitqs[1] = &q->putters;
   waitqs[2] = &q->watchers;
@@ -648,8 +651,6 @@ void lgreen_open_queue(lua_State *L) {
       lua_setfield(L, -2, "unfinished_tasks");
       lua_pop(L, 1);
     }
-    lua_pushboolean(L, 1);
-    lua_rawsetp(L, -2, &queue_marker);
     lua_pop(L, 1);
   }
   luaL_setfuncs(L, constructors, 0);
