@@ -119,7 +119,12 @@ return function(green)
   --- Kill every member with `err` (default GreenletExit); with
   -- opts.block (the default) wait for them, at most opts.timeout.
   function Group:kill(err, opts)
-    green.killall(self:greenlets(), err, opts)
+    local members = self:greenlets()
+    green.killall(members, err, opts)
+    -- One killed before it started never ran its leaving code.
+    for _, g in ipairs(members) do
+      if g:dead() then self:discard(g) end
+    end
   end
 
   --- Run `fn(...)` in a member and return its results (or raise its error).
