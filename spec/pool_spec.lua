@@ -134,3 +134,41 @@ describe("green.TaskGroup", function()
     assert.is_true(member:dead())
   end)
 end)
+
+describe("waiting for coordination types can be killed", function()
+  it("a spawn waiting for a Pool slot, killed, takes no slot", function()
+    local pool = green.Pool(1)
+    local busy = pool:spawn(green.sleep, 10)
+    local waiter = green.spawn(function() pool:spawn(function() end) end)
+    green.sleep(0)
+    waiter:kill()
+    assert.is_true(waiter:dead())
+    busy:kill()
+    pool:join()
+    assert.equals(1, pool:free_count())
+  end)
+
+  it("kills interrupt AsyncResult:get, JoinableQueue:join, peek and wait", function()
+    local jq = green.JoinableQueue()
+    jq:put(1)
+    local waits = {
+      function() green.AsyncResult():get() end,
+      function() jq:join() end,
+      function() green.Queue():peek() end,
+      function() green.Semaphore(0):wait() end,
+    }
+    for i, wait in ipairs(waits) do
+      local g = green.spawn(wait)
+      green.sleep(0)
+      assert.is_false(g:dead(), "wait " .. i)
+      g:kill()
+      assert.is_true(g:dead(), "wait " .. i)
+    end
+  end)
+
+  it("Group works with green.wait", function()
+    local group = green.Group()
+    group:spawn(green.sleep, 0.01)
+    assert.same({group}, green.wait({group, green.Event()}, 5, 1))
+  end)
+end)
