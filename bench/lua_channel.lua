@@ -2,19 +2,8 @@
 -- against two Lua coroutines passing a value through resume/yield, in one
 -- run. Each figure is per handoff, the median of 7 runs.
 local green = require "green"
-local clock = os.clock
-
-local function median(fn, n)
-  local runs = {}
-  fn(n // 10)
-  for i = 1, 7 do
-    local start = clock()
-    fn(n)
-    runs[i] = (clock() - start) * 1e9 / n
-  end
-  table.sort(runs)
-  return runs[4]
-end
+package.path = "bench/lib/?.lua;" .. package.path
+local median = require "median"
 
 -- Ping sends n // 2 values on one channel; pong answers each on another:
 -- n handoffs, each one greenlet waking the other.

@@ -4,19 +4,8 @@
 --   spawn + finish of an empty greenlet against coroutine.create + resume.
 -- Each figure is the median of 7 runs.
 local green = require "green"
-local clock = os.clock
-
-local function median(fn, n)
-  local runs = {}
-  fn(n // 10)
-  for i = 1, 7 do
-    local start = clock()
-    fn(n)
-    runs[i] = (clock() - start) * 1e9 / n
-  end
-  table.sort(runs)
-  return runs[4]
-end
+package.path = "bench/lib/?.lua;" .. package.path
+local median = require "median"
 
 local function greenlet_pingpong(n)
   local left, sleep = n, green.sleep

@@ -59,31 +59,31 @@ static int acquire(lua_State *L, lsem *s, double timeout, const char *what) {
   return rc;
 }
 
-/* acquire(timeout): true once a permit is held; nil, "timeout" if the time
-   ran out (timeout 0: at once), and then nothing is held. Raises if the
-   greenlet is killed while it waits. */
-static int l_acquire(lua_State *L) {
+/* Acquire with the timeout at index 2; push `success` (a boolean, or the
+   object itself) or nil, "timeout". */
+static int acquire_and_push(lua_State *L, const char *what, int push_self) {
   lsem *s = check_sem(L);
-  if (acquire(L, s, lgreen_opt_timeout(L, 2), "acquire") < 0) {
+  if (acquire(L, s, lgreen_opt_timeout(L, 2), what) < 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
     return 2;
   }
-  lua_pushboolean(L, 1);
+  if (push_self) lua_pushvalue(L, 1);
+  else lua_pushboolean(L, 1);
   return 1;
+}
+
+/* acquire(timeout): true once a permit is held; nil, "timeout" if the time
+   ran out (timeout 0: at once), and then nothing is held. Raises if the
+   greenlet is killed while it waits. */
+static int l_acquire(lua_State *L) {
+  return acquire_and_push(L, "acquire", 0);
 }
 
 /* hold(timeout): acquire, and return the object itself for `<close>`; or
    nil, "timeout". */
 static int l_hold(lua_State *L) {
-  lsem *s = check_sem(L);
-  if (acquire(L, s, lgreen_opt_timeout(L, 2), "hold") < 0) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "timeout");
-    return 2;
-  }
-  lua_settop(L, 1);
-  return 1;
+  return acquire_and_push(L, "hold", 1);
 }
 
 /* release(): give a permit back. Raises for a BoundedSemaphore or Lock
