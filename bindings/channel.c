@@ -14,36 +14,19 @@ static green_channel_t *check_channel(lua_State *L) {
   return *(green_channel_t **)luaL_checkudata(L, 1, LGREEN_CCHANNEL);
 }
 
-static int result(lua_State *L, int rc, const char *what) {
-  switch (rc) {
-    case 0:
-      return 1;
-    case GREEN_EPIPE:
-      lua_pushnil(L);
-      lua_pushliteral(L, "closed");
-      return 2;
-    case GREEN_ETIMEDOUT:
-    case GREEN_EAGAIN:
-      lua_pushnil(L);
-      lua_pushliteral(L, "timeout");
-      return 2;
-    default:
-      lgreen_check_result(L, rc, what);
-      return luaL_error(L, "%s: %s", what, green_strerror(rc));
-  }
-}
-
 /* put(pointer, timeout): true once taken or buffered; nil, "timeout" or
    nil, "closed" (nothing was added). */
 static int l_put(lua_State *L) {
   green_channel_t *ch = check_channel(L);
   double timeout;
+  int rc;
   luaL_checktype(L, 2, LUA_TLIGHTUSERDATA);
   timeout = lgreen_opt_timeout(L, 3);
   if (timeout != 0) lgreen_check_can_block(L, "put");
+  rc = green_channel_send(ch, lua_touserdata(L, 2), timeout);
+  if (rc < 0) return lgreen_push_failure(L, rc, "put");
   lua_pushboolean(L, 1);
-  return result(L, green_channel_send(ch, lua_touserdata(L, 2), timeout),
-                "put");
+  return 1;
 }
 
 /* get(timeout): the next pointer; nil, "timeout" or nil, "closed". */
@@ -54,8 +37,9 @@ static int l_get(lua_State *L) {
   int rc;
   if (timeout != 0) lgreen_check_can_block(L, "get");
   rc = green_channel_recv(ch, &item, timeout);
-  if (rc == 0) lua_pushlightuserdata(L, item);
-  return result(L, rc, "get");
+  if (rc < 0) return lgreen_push_failure(L, rc, "get");
+  lua_pushlightuserdata(L, item);
+  return 1;
 }
 
 static int l_close(lua_State *L) {

@@ -57,6 +57,7 @@ void lgreen_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
                       lua_CFunction index, const luaL_Reg *metamethods);
 void lgreen_registry_table(lua_State *L, const void *key, const char *mode);
 int lgreen_check_result(lua_State *L, int rc, const char *what);
+int lgreen_push_failure(lua_State *L, int rc, const char *what);
 void lgreen_check_can_block(lua_State *L, const char *what);
 double lgreen_opt_timeout(lua_State *L, int index);
 void lgreen_push_exit(lua_State *L);

@@ -153,6 +153,26 @@ int lgreen_check_result(lua_State *L, int rc, const char *what) {
   }
 }
 
+/* The results of a wait that failed as waits may (nil, "timeout" or nil,
+   "closed"), for the Lua convention of returning expected failures; any
+   other failure raises. */
+int lgreen_push_failure(lua_State *L, int rc, const char *what) {
+  switch (rc) {
+    case GREEN_ETIMEDOUT:
+    case GREEN_EAGAIN:
+      lua_pushnil(L);
+      lua_pushliteral(L, "timeout");
+      return 2;
+    case GREEN_EPIPE:
+      lua_pushnil(L);
+      lua_pushliteral(L, "closed");
+      return 2;
+    default:
+      lgreen_check_result(L, rc, what);
+      return luaL_error(L, "%s: %s", what, green_strerror(rc));
+  }
+}
+
 /* A timeout argument: nil or none means none (GREEN_FOREVER). */
 double lgreen_opt_timeout(lua_State *L, int index) {
   double timeout;

@@ -63,15 +63,6 @@ static int fail(lua_State *L, const char *why) {
   return 2;
 }
 
-static int fail_with(lua_State *L, int rc, const char *what) {
-  switch (rc) {
-    case GREEN_ETIMEDOUT: return fail(L, "timeout");
-    case GREEN_EPIPE:     return fail(L, "closed");
-    default:
-      lgreen_check_result(L, rc, what);
-      return luaL_error(L, "%s: %s", what, green_strerror(rc));
-  }
-}
 
 /* The last argument a blocking call reads: it must leave room on the stack
    for what a waker pushes, before anyone can see it waiting. */
@@ -255,28 +246,29 @@ static int has_room(const lqueue *q) {
   return q->maxsize < 0 || q->count < q->maxsize;
 }
 
-/* Push the key of the item at index 2: the key function's result, or the
-   item itself. Called before anything changes, as it may raise. */
-static void push_key(lua_State *L, lqueue *q) {
-  if (q->kind != PRIORITY) return;
+/* A PriorityQueue pushes the key of the item at index 2: the key
+   function's result, or the item itself. A key that cannot be compared
+   with the others raises here, before anything changes. The key function
+   may block, so the queue is checked again after it; other kinds push
+   nothing and pay for nothing. */
+static lqueue *push_key(lua_State *L, lqueue *q) {
+  if (q->kind != PRIORITY) return q;
   if (lua_getiuservalue(L, 1, UV_KEYFN) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_pushvalue(L, 2);
-    return;
+  } else {
+    lua_pushvalue(L, 2);
+    lua_call(L, 1, 1);
+    if (lua_isnil(L, -1)) luaL_error(L, "the key function returned nil");
+    q = check_queue(L);
   }
-  lua_pushvalue(L, 2);
-  lua_call(L, 1, 1);
-  if (lua_isnil(L, -1)) luaL_error(L, "the key function returned nil");
-}
-
-/* A key that cannot be compared with the others raises here, in put(),
-   before anything changes. */
-static void check_comparable(lua_State *L, lqueue *q) {
-  if (q->kind != PRIORITY || q->count == 0) return;
-  lua_getiuservalue(L, 1, UV_KEYS);
-  lua_rawgeti(L, -1, 1);
-  lua_compare(L, 3, -1, LUA_OPLT);          /* nothing is half-done yet */
-  lua_pop(L, 2);
+  if (q->count > 0) {
+    lua_getiuservalue(L, 1, UV_KEYS);
+    lua_rawgeti(L, -1, 1);
+    lua_compare(L, 3, -1, LUA_OPLT);        /* nothing is half-done yet */
+    lua_pop(L, 2);
+  }
+  return q;
 }
 
 /* Put the item at index 2, waiting at most timeout (0: not at all).
@@ -287,9 +279,7 @@ static int put(lua_State *L, lqueue *q, double timeout, const char *what,
   int rc;
   luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "nil cannot be an item");
   lua_settop(L, 2);
-  push_key(L, q);                           /* [q, item, key?] */
-  q = check_queue(L);                       /* the key function may block */
-  check_comparable(L, q);
+  q = push_key(L, q);                       /* [q, item, key?] */
   if (q->closed) return fail(L, "closed");
   if (green_waitq_wake_one(q->getters, NULL, &self) == 1) {
     lua_pushvalue(L, 2);
@@ -310,7 +300,7 @@ static int put(lua_State *L, lqueue *q, double timeout, const char *what,
   if (q->kind == PRIORITY) lua_pushvalue(L, 3);     /* [item, key?] */
   if (q->kind == CHANNEL) green_waitq_wake_all(q->watchers, 0);
   rc = green_waitq_wait(q->putters, timeout, L, NULL);
-  if (rc < 0) return fail_with(L, rc, what);
+  if (rc < 0) return lgreen_push_failure(L, rc, what);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -363,7 +353,7 @@ static int get(lua_State *L, lqueue *q, double timeout, const char *what,
   if (timeout == 0) return fail(L, nowait_reason);
   prepare_to_wait(L, what);
   rc = green_waitq_wait(q->getters, timeout, L, NULL);
-  if (rc < 0) return fail_with(L, rc, what);
+  if (rc < 0) return lgreen_push_failure(L, rc, what);
   return 1;                                 /* the putter pushed it */
 }
 
