@@ -378,6 +378,85 @@ GREEN_API int green_channel_is_closed(const green_channel_t *chan);
 GREEN_API size_t green_channel_count(const green_channel_t *chan);
 GREEN_API size_t green_channel_capacity(const green_channel_t *chan);
 
+
+/* ---------------------------------------------------------------- deferred calls */
+
+/*
+** A queue of calls that one greenlet runs at points it chooses, so that the
+** state those calls touch is only ever touched there (gevent_async's
+** DeferredCallHandler). Greenlets of the hub post calls one-way or call
+** synchronously (waiting until the call has run); any other OS thread may
+** post one-way, which wakes the hub through green_hub_post(). Calls run in
+** the order they arrived, each thread's in the order it posted them.
+** Belongs to the calling thread's hub.
+**
+** A processing greenlet that waits for calls only other threads will post
+** needs the hub held with green_hub_ref() meanwhile: otherwise nothing in
+** the hub could ever wake it, and its wait fails with GREEN_EDEADLK.
+*/
+typedef struct green_deferred green_deferred_t;   /* opaque */
+typedef struct green_deferred_call green_deferred_call_t;
+
+/* The caller owns a call and keeps it valid until it has run (or was
+   withdrawn); it may be reused afterwards. Set fn (and detach); the rest is
+   private. */
+struct green_deferred_call {
+  void (*fn)(green_deferred_call_t *call);  /* runs on the processing greenlet */
+  int detach;   /* sync calls: see green_deferred_call() */
+  /* private */
+  green_call_t post_;
+  green_deferred_call_t *prev_, *next_;
+  green_deferred_t *owner_;
+  void *waiters_;
+  int state_;
+};
+
+typedef struct {
+  int forever;    /* wait for more calls until green_deferred_stop() */
+  /* Run only the calls accept() returns non-zero for (NULL: all); the
+     others keep their place in the queue for a later process call. */
+  int (*accept)(const green_deferred_call_t *call, void *arg);
+  void *accept_arg;
+} green_deferred_options_t;
+
+GREEN_API int green_deferred_new(green_deferred_t **deferred);
+/* Returns 0, or GREEN_EBUSY (freeing nothing) while a greenlet processes
+   it or waits on a call, or while posts from other threads are on their
+   way. One-way calls still queued are dropped without running. */
+GREEN_API int green_deferred_free(green_deferred_t *deferred);
+/* Queue a one-way call; does not block. Safe from any thread. Returns 0 or
+   GREEN_EINVAL. */
+GREEN_API int green_deferred_post(green_deferred_t *deferred,
+                                  green_deferred_call_t *call);
+/* May block. Queue call and wait until fn(call) has returned: 0. If the
+   wait ends first (GREEN_ETIMEDOUT, or GREEN_ECANCELED: the caller was
+   killed) before fn started, the call is withdrawn and never runs. If fn
+   is running by then: with call->detach zero, the caller waits on for fn
+   to return, because fn may use the caller's memory, and gets 0 (a kill
+   then interrupts its next blocking call); with detach non-zero, the error
+   is returned at once and fn runs on alone, so call and what it points to
+   must outlive the caller. GREEN_EDEADLK if called from the greenlet
+   processing this queue. */
+GREEN_API int green_deferred_call(green_deferred_t *deferred,
+                                  green_deferred_call_t *call,
+                                  double timeout);
+/* May block. Run queued calls on the calling greenlet, in arrival order,
+   until none (that opts->accept takes) is left, or with opts->forever
+   until green_deferred_stop(). opts may be NULL. Returns the number of
+   calls run (at most INT_MAX), GREEN_EBUSY if a greenlet (this one too,
+   from inside a call) is processing already, GREEN_ECANCELED if killed
+   while waiting for calls, or another error. */
+GREEN_API int green_deferred_process(green_deferred_t *deferred,
+                                     const green_deferred_options_t *opts);
+/* End the running green_deferred_process once its current call returns;
+   if none runs, the next one returns before running anything. Works from
+   libev callbacks on the hub too. */
+GREEN_API void green_deferred_stop(green_deferred_t *deferred);
+/* The greenlet processing now, or NULL. No reference is added. */
+GREEN_API green_t *green_deferred_processor(const green_deferred_t *deferred);
+/* Calls queued and not yet started. Hub thread only. */
+GREEN_API size_t green_deferred_pending(const green_deferred_t *deferred);
+
 #ifdef __cplusplus
 }
 #endif
