@@ -13,6 +13,7 @@
 #include "green.h"
 
 #define LGREEN_GREENLET "green.Greenlet"
+#define LGREEN_TIMEOUT "green.Timeout"
 
 /* Finished greenlets' Lua threads, kept for reuse (pool.c). */
 #define LGREEN_POOL_MAX 256
@@ -88,6 +89,9 @@ void lgreen_open_event(lua_State *L);
 
 /* queue.c */
 void lgreen_open_queue(lua_State *L);
+
+/* deferred.c */
+void lgreen_open_deferred(lua_State *L);
 
 /* semaphore.c */
 void lgreen_open_semaphore(lua_State *L);

@@ -11,7 +11,6 @@
 
 #include "lgreen.h"
 
-#define LGREEN_TIMEOUT "green.Timeout"
 
 typedef struct {
   ev_timer timer;           /* first: the callback gets this pointer */
