@@ -39,6 +39,7 @@ require "green.asyncresult" (green)
 require "green.bridge" (green)
 require "green.pool" (green)
 require "green.deferred" (green)
+require "green.states" (green)
 
 -- Watch obj and call on_ready(obj) once it is ready; return what stops
 -- watching. Greenlets are watched through links; anything else through a
