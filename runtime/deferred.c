@@ -28,8 +28,7 @@ struct green_deferred {
   size_t pending;
   green__node wakeup;           /* the processor, waiting for calls */
   green_t *processor;
-  green_deferred_call_t *running;
-  int caller_gone;              /* the caller of `running` returned early */
+  int caller_gone;              /* the running call's caller left early */
   int stop;
   atomic_uint in_flight;        /* posts from other threads not yet here */
 };
@@ -192,10 +191,8 @@ static void run(green_deferred_t *d, green_deferred_call_t *call) {
   green__node *waiters = call->waiters_;
   unlink_call(d, call);
   call->state_ = CALL_RUNNING;
-  d->running = call;
   d->caller_gone = 0;
   call->fn(call);
-  d->running = NULL;
   if (waiters != NULL && !d->caller_gone) {
     call->state_ = CALL_DONE;
     green__wake_one(waiters, NULL);

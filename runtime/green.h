@@ -435,8 +435,8 @@ GREEN_API int green_deferred_post(green_deferred_t *deferred,
    to return, because fn may use the caller's memory, and gets 0 (a kill
    then interrupts its next blocking call); with detach non-zero, the error
    is returned at once and fn runs on alone, so call and what it points to
-   must outlive the caller. GREEN_EDEADLK if called from the greenlet
-   processing this queue. */
+   must outlive the caller. GREEN_EDEADLK (withdrawn too) if called from
+   the greenlet processing this queue, or if nothing could ever process it. */
 GREEN_API int green_deferred_call(green_deferred_t *deferred,
                                   green_deferred_call_t *call,
                                   double timeout);
