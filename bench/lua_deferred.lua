@@ -1,9 +1,10 @@
 -- A deferred sync call round trip (caller -> processing greenlet -> caller)
 -- against the same round trip through two Channels, in one run. Each
--- figure is per round trip (two handoffs), the median of 7 runs.
+-- figure is per round trip (two handoffs), the median of 7 runs taken in
+-- turns with the other's.
 local green = require "green"
 package.path = "bench/lib/?.lua;" .. package.path
-local median = require "median"
+local paired = require "paired"
 
 -- The processor runs each call with process{forever = true}.
 local function deferred_roundtrips(n)
@@ -33,7 +34,6 @@ local function channel_roundtrips(n)
   assert(value == n)
 end
 
-local d = median(deferred_roundtrips, 200000)
-local c = median(channel_roundtrips, 200000)
+local d, c = paired(deferred_roundtrips, channel_roundtrips, 200000)
 print(string.format("lua deferred sync call round trip %6.1f ns   channel request/reply %6.1f ns   ratio %.2fx",
   d, c, d / c))

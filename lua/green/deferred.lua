@@ -26,8 +26,13 @@ return function(green)
     return mt ~= nil and type(mt) == "table" and mt.__call ~= nil
   end
 
-  local function method_of(obj, name)
-    local f = obj[name]
+  -- The slow path of a call through a proxy: a call made with a dot, or a
+  -- method that is not a plain function. Returns the method or raises.
+  local function checked(proxy, self, name, f)
+    if self ~= proxy then
+      error(("deferred call: use m.%s:%s(...), with a colon")
+        :format(proxy[4] and "sync" or "oneway", name), 3)
+    end
     if not callable(f) then
       error(("deferred call: the object has no method '%s'"):format(name), 3)
     end
@@ -35,29 +40,26 @@ return function(green)
   end
 
   -- The functions `m.sync.name` and `m.oneway.name`: proxy slots are
-  -- [1] queue, [2] object, [3] timeout (sync only), [4] true for sync.
+  -- [1] queue, [2] object, [3] timeout (sync only), [4] true for sync. The
+  -- method is looked up at each call.
   local function make_caller(proxy, name)
     local q, obj, timeout, sync = proxy[1], proxy[2], proxy[3], proxy[4]
-    local function check_self(self)
-      if self ~= proxy then
-        error(("deferred call: use m.%s:%s(...), with a colon")
-          :format(sync and "sync" or "oneway", name), 3)
-      end
-    end
     if not sync then
       return function(self, ...)
-        check_self(self)
-        return q:post(name, method_of(obj, name), obj, ...)
+        local f = obj[name]
+        if self ~= proxy or type(f) ~= "function" then f = checked(proxy, self, name, f) end
+        return q:post(name, f, obj, ...)
       end
     elseif timeout == nil then
       return function(self, ...)
-        check_self(self)
-        return q:call(name, method_of(obj, name), obj, ...)
+        local f = obj[name]
+        if self ~= proxy or type(f) ~= "function" then f = checked(proxy, self, name, f) end
+        return q:call(name, f, obj, ...)
       end
     end
     return function(self, ...)
-      check_self(self)
-      local f = method_of(obj, name)
+      local f = obj[name]
+      if self ~= proxy or type(f) ~= "function" then f = checked(proxy, self, name, f) end
       local t <close> = start_timeout(timeout)
       return q:call(name, f, obj, ...)
     end
