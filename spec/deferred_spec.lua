@@ -241,6 +241,20 @@ describe("green.deferred", function()
     assert.same({}, order)
   end)
 
+  it("a sync call whose timeout fires while it runs: the caller gets the " ..
+     "Timeout, the call finishes, its results are dropped", function()
+    local gate = green.Event()
+    function m:slow() gate:wait(); self.finished = true; return "dropped" end
+    processor = green.spawn(m.process, m, {forever = true})
+    local ok, err = pcall(function() return m:sync{timeout = 0.02}:slow() end)
+    assert.is_false(ok)
+    assert.is_true(green.is_timeout(err))
+    assert.is_nil(m.finished)         -- still running
+    gate:set()
+    assert.equals("after", m.sync:note("after"))
+    assert.is_true(m.finished)
+  end)
+
   it("a caller killed while its call waits withdraws it", function()
     local caller = green.spawn(function() return m.sync:note("killed") end)
     local other = green.spawn(function() return m.sync:note("kept") end)
