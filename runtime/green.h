@@ -457,6 +457,56 @@ GREEN_API green_t *green_deferred_processor(const green_deferred_t *deferred);
 /* Calls queued and not yet started. Hub thread only. */
 GREEN_API size_t green_deferred_pending(const green_deferred_t *deferred);
 
+
+/* ---------------------------------------------------------------- thread pools */
+
+/*
+** Threads that run C functions for greenlets, as libuv's uv_queue_work,
+** except that the submitting greenlet simply blocks until its function has
+** run; the loop and every other greenlet keep going. Workers sleep on a
+** condition variable; a finished task wakes its greenlet's hub through
+** green_hub_post(), so the completions that arrive together are run in one
+** wake. A pool belongs to no hub: greenlets of any thread may submit.
+** Functions running on a worker have no hub: green's blocking calls return
+** GREEN_ESRCH there.
+*/
+typedef struct green_threadpool green_threadpool_t;   /* opaque */
+typedef struct green_work green_work_t;
+
+/* The caller owns a task and keeps it valid until green_threadpool_run
+   returns (with abandon set, see there). Set fn (and abandon); the rest
+   is private. */
+struct green_work {
+  void (*fn)(green_work_t *work);        /* runs on a worker thread */
+  void (*abandon)(green_work_t *work);   /* optional, see below */
+  /* private */
+  green_call_t done_;
+  green_work_t *next_;
+  green_hub_t *hub_;
+  void *waiters_;
+  int state_;
+};
+
+/* Start `threads` workers (0: one per online CPU). 1 makes the
+   single-thread pool. */
+GREEN_API int green_threadpool_new(unsigned threads,
+                                   green_threadpool_t **pool);
+/* Stop the workers once the running tasks end, and join them (this blocks
+   the calling thread). Returns GREEN_EBUSY (freeing nothing) while a task
+   is queued. */
+GREEN_API int green_threadpool_free(green_threadpool_t *pool);
+GREEN_API unsigned green_threadpool_threads(const green_threadpool_t *pool);
+/* May block. Run fn(work) on a worker and wait until it has returned: 0.
+   If the wait ends first (GREEN_ETIMEDOUT, or GREEN_ECANCELED: the caller
+   was killed) before a worker took the task, it is withdrawn and never
+   runs. If fn is running by then: with abandon NULL, the caller waits on
+   until fn returns (fn may use the caller's memory) and gets 0, a kill then
+   interrupting its next blocking call; with abandon set, the error is
+   returned at once, and once fn has returned, abandon(work) runs on the
+   caller's hub: the task is the abandoning side's to free. */
+GREEN_API int green_threadpool_run(green_threadpool_t *pool,
+                                   green_work_t *work, double timeout);
+
 #ifdef __cplusplus
 }
 #endif

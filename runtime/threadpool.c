@@ -1,0 +1,223 @@
+/*
+** threadpool.c: green_threadpool_t, OS threads that run C functions while
+** the greenlets that submitted them wait.
+**
+** Tasks queue under the pool's mutex and workers sleep on its condition
+** variable. A worker that finishes a task posts the task's own
+** green_call_t to the submitter's hub (green_hub_post: lock-free, one
+** async wake for any number of completions), and the hub wakes the
+** submitter. The hub is held (green_hub_ref) while a task is out, so a
+** greenlet waiting for a worker is never taken for deadlocked.
+*/
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+enum {
+  TASK_IDLE,
+  TASK_QUEUED,
+  TASK_RUNNING,     /* set by the worker that took it */
+  TASK_DONE,        /* its completion reached the hub */
+  TASK_ABANDONED    /* its caller left while it ran */
+};
+
+struct green_threadpool {
+  pthread_mutex_t lock;
+  pthread_cond_t work_ready;
+  green_work_t *head, *tail;    /* queued tasks, FIFO */
+  int stopping;
+  unsigned threads;
+  pthread_t *ids;
+};
+
+
+/* ---------------------------------------------------------------- workers */
+
+static green_work_t *take_task(green_threadpool_t *pool) {
+  green_work_t *w;
+  while (pool->head == NULL && !pool->stopping)
+    pthread_cond_wait(&pool->work_ready, &pool->lock);
+  if ((w = pool->head) == NULL) return NULL;
+  if ((pool->head = w->next_) == NULL) pool->tail = NULL;
+  w->state_ = TASK_RUNNING;
+  return w;
+}
+
+static void *worker_main(void *arg) {
+  green_threadpool_t *pool = arg;
+  green_work_t *w;
+  pthread_mutex_lock(&pool->lock);
+  while ((w = take_task(pool)) != NULL) {
+    pthread_mutex_unlock(&pool->lock);
+    w->fn(w);
+    green_hub_post(w->hub_, &w->done_);   /* w is the hub's from here */
+    pthread_mutex_lock(&pool->lock);
+  }
+  pthread_mutex_unlock(&pool->lock);
+  return NULL;
+}
+
+static unsigned online_cpus(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+/* Workers block every signal: handlers run on the application's threads. */
+static unsigned start_workers(green_threadpool_t *pool) {
+  sigset_t all, previous;
+  unsigned started = 0;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  while (started < pool->threads &&
+         pthread_create(&pool->ids[started], NULL, worker_main, pool) == 0)
+    started++;
+  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+  return started;
+}
+
+static void stop_workers(green_threadpool_t *pool, unsigned started) {
+  unsigned i;
+  pthread_mutex_lock(&pool->lock);
+  pool->stopping = 1;
+  pthread_cond_broadcast(&pool->work_ready);
+  pthread_mutex_unlock(&pool->lock);
+  for (i = 0; i < started; i++) pthread_join(pool->ids[i], NULL);
+}
+
+static void destroy(green_threadpool_t *pool) {
+  pthread_cond_destroy(&pool->work_ready);
+  pthread_mutex_destroy(&pool->lock);
+  free(pool->ids);
+  free(pool);
+}
+
+int green_threadpool_new(unsigned threads, green_threadpool_t **out) {
+  green_threadpool_t *pool;
+  unsigned started;
+  if (out == NULL || threads > 4096) return GREEN_EINVAL;
+  if ((pool = calloc(1, sizeof *pool)) == NULL) return GREEN_ENOMEM;
+  pool->threads = threads ? threads : online_cpus();
+  if ((pool->ids = calloc(pool->threads, sizeof *pool->ids)) == NULL) {
+    free(pool);
+    return GREEN_ENOMEM;
+  }
+  pthread_mutex_init(&pool->lock, NULL);
+  pthread_cond_init(&pool->work_ready, NULL);
+  if ((started = start_workers(pool)) < pool->threads) {
+    stop_workers(pool, started);
+    destroy(pool);
+    return GREEN_ENOMEM;
+  }
+  *out = pool;
+  return 0;
+}
+
+int green_threadpool_free(green_threadpool_t *pool) {
+  int busy;
+  if (pool == NULL) return 0;
+  pthread_mutex_lock(&pool->lock);
+  busy = pool->head != NULL;
+  pthread_mutex_unlock(&pool->lock);
+  if (busy) return GREEN_EBUSY;
+  stop_workers(pool, pool->threads);
+  destroy(pool);
+  return 0;
+}
+
+unsigned green_threadpool_threads(const green_threadpool_t *pool) {
+  return pool != NULL ? pool->threads : 0;
+}
+
+
+/* ---------------------------------------------------------------- submitting */
+
+/* On the hub, once a worker has finished the task. */
+static void task_done(green_call_t *call) {
+  green_work_t *w = green__container(call, green_work_t, done_);
+  green_hub_unref(w->hub_);
+  if (w->state_ == TASK_ABANDONED) {
+    w->state_ = TASK_IDLE;
+    w->abandon(w);
+    return;
+  }
+  w->state_ = TASK_DONE;
+  green__wake_one(w->waiters_, NULL);
+}
+
+static void withdraw(green_threadpool_t *pool, green_work_t *w) {
+  green_work_t **link = &pool->head, *prev = NULL;
+  while (*link != w) {
+    prev = *link;
+    link = &(*link)->next_;
+  }
+  *link = w->next_;
+  if (pool->tail == w) pool->tail = prev;
+  w->state_ = TASK_IDLE;
+}
+
+/* The task runs on: the caller stays, as fn may use its memory. A kill
+   that comes meanwhile is kept for its next blocking call. */
+static int wait_until_done(green_hub_t *hub, green_work_t *w, int rc) {
+  green__waiter waiter;
+  int killed = rc == GREEN_ECANCELED;
+  while (w->state_ != TASK_DONE)
+    if (green__wait_as(hub, w->waiters_, GREEN_FOREVER, &waiter) ==
+        GREEN_ECANCELED)
+      killed = 1;
+  if (killed) hub->current->kill_pending = 1;
+  return 0;
+}
+
+/* The caller's wait ended with rc before the task was done. */
+static int give_up(green_threadpool_t *pool, green_hub_t *hub,
+                   green_work_t *w, int rc) {
+  int state;
+  pthread_mutex_lock(&pool->lock);
+  if ((state = w->state_) == TASK_QUEUED) withdraw(pool, w);
+  else if (state == TASK_RUNNING && w->abandon != NULL)
+    w->state_ = TASK_ABANDONED;
+  pthread_mutex_unlock(&pool->lock);
+  switch (state) {
+    case TASK_QUEUED:
+      green_hub_unref(hub);
+      return rc;
+    case TASK_RUNNING:
+      return w->abandon != NULL ? rc : wait_until_done(hub, w, rc);
+    default:              /* done before the caller ran again */
+      if (rc == GREEN_ECANCELED) hub->current->kill_pending = 1;
+      return 0;
+  }
+}
+
+int green_threadpool_run(green_threadpool_t *pool, green_work_t *w,
+                         double timeout) {
+  green_hub_t *hub;
+  green__node waiters;
+  green__waiter waiter;
+  int rc;
+  if (pool == NULL || w == NULL || w->fn == NULL) return GREEN_EINVAL;
+  if ((rc = green__check_timeout(timeout)) < 0) return rc;
+  if ((rc = green__check_blocking(&hub)) < 0) return rc;
+  green__list_init(&waiters);
+  w->hub_ = hub;
+  w->waiters_ = &waiters;
+  w->done_.fn = task_done;
+  w->next_ = NULL;
+  green_hub_ref(hub);
+  pthread_mutex_lock(&pool->lock);
+  w->state_ = TASK_QUEUED;
+  if (pool->tail != NULL) pool->tail->next_ = w; else pool->head = w;
+  pool->tail = w;
+  pthread_cond_signal(&pool->work_ready);
+  pthread_mutex_unlock(&pool->lock);
+  if ((rc = green__wait_as(hub, &waiters, timeout, &waiter)) < 0 &&
+      (rc = give_up(pool, hub, w, rc)) < 0 && w->state_ == TASK_ABANDONED)
+    return rc;            /* the task is abandon()'s now: hands off */
+  w->state_ = TASK_IDLE;
+  w->waiters_ = NULL;
+  return rc;
+}
