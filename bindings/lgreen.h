@@ -90,6 +90,17 @@ void lgreen_open_event(lua_State *L);
 /* queue.c */
 void lgreen_open_queue(lua_State *L);
 
+/* codec.c: Lua values as bytes, between lua_States (see codec.c) */
+typedef struct lgreen_buffer {
+  char *data;
+  size_t len, cap;
+} lgreen_buffer;
+lgreen_buffer *lgreen_buffer_new(lua_State *L);
+void lgreen_encode(lua_State *L, int first, int n, const char *what,
+                   lgreen_buffer *out);
+int lgreen_decode(lua_State *L, const char *data, size_t len, int trusted);
+void lgreen_open_codec(lua_State *L);
+
 /* deferred.c */
 void lgreen_open_deferred(lua_State *L);
 
