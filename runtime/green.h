@@ -497,13 +497,14 @@ GREEN_API int green_threadpool_new(unsigned threads,
 GREEN_API int green_threadpool_free(green_threadpool_t *pool);
 GREEN_API unsigned green_threadpool_threads(const green_threadpool_t *pool);
 /* May block. Run fn(work) on a worker and wait until it has returned: 0.
-   If the wait ends first (GREEN_ETIMEDOUT, or GREEN_ECANCELED: the caller
-   was killed) before a worker took the task, it is withdrawn and never
-   runs. If fn is running by then: with abandon NULL, the caller waits on
-   until fn returns (fn may use the caller's memory) and gets 0, a kill then
-   interrupting its next blocking call; with abandon set, the error is
-   returned at once, and once fn has returned, abandon(work) runs on the
-   caller's hub: the task is the abandoning side's to free. */
+   The wait may end first (GREEN_ETIMEDOUT, or GREEN_ECANCELED: the caller
+   was killed). A task no worker took yet is then withdrawn and never runs.
+   One already running: with abandon NULL, the caller waits on until fn
+   returns (fn may use the caller's memory) and gets 0, a kill then
+   interrupting its next blocking call. With abandon set, every failed
+   return hands the task to abandon(work), which frees it: at once for a
+   withdrawn task, else on the worker thread once fn has returned; the
+   caller must not touch the task after such a return. */
 GREEN_API int green_threadpool_run(green_threadpool_t *pool,
                                    green_work_t *work, double timeout);
 

@@ -7,7 +7,9 @@
 ** green_call_t to the submitter's hub (green_hub_post: lock-free, one
 ** async wake for any number of completions), and the hub wakes the
 ** submitter. The hub is held (green_hub_ref) while a task is out, so a
-** greenlet waiting for a worker is never taken for deadlocked.
+** greenlet waiting for a worker is never taken for deadlocked. A task its
+** caller abandoned is handed to abandon() by the worker itself, so it
+** never depends on a hub that may be gone by then.
 */
 
 #include <pthread.h>
@@ -21,7 +23,8 @@ enum {
   TASK_IDLE,
   TASK_QUEUED,
   TASK_RUNNING,     /* set by the worker that took it */
-  TASK_DONE,        /* its completion reached the hub */
+  TASK_FINISHED,    /* fn returned; the completion is on its way */
+  TASK_DONE,        /* the completion reached the hub */
   TASK_ABANDONED    /* its caller left while it ran */
 };
 
@@ -52,9 +55,16 @@ static void *worker_main(void *arg) {
   green_work_t *w;
   pthread_mutex_lock(&pool->lock);
   while ((w = take_task(pool)) != NULL) {
+    int abandoned;
     pthread_mutex_unlock(&pool->lock);
     w->fn(w);
-    green_hub_post(w->hub_, &w->done_);   /* w is the hub's from here */
+    pthread_mutex_lock(&pool->lock);
+    if (!(abandoned = w->state_ == TASK_ABANDONED)) w->state_ = TASK_FINISHED;
+    pthread_mutex_unlock(&pool->lock);
+    if (abandoned)
+      w->abandon(w);
+    else
+      green_hub_post(w->hub_, &w->done_);   /* w is the hub's from here */
     pthread_mutex_lock(&pool->lock);
   }
   pthread_mutex_unlock(&pool->lock);
@@ -139,12 +149,7 @@ unsigned green_threadpool_threads(const green_threadpool_t *pool) {
 static void task_done(green_call_t *call) {
   green_work_t *w = green__container(call, green_work_t, done_);
   green_hub_unref(w->hub_);
-  if (w->state_ == TASK_ABANDONED) {
-    w->state_ = TASK_IDLE;
-    w->abandon(w);
-    return;
-  }
-  w->state_ = TASK_DONE;
+  w->state_ = TASK_DONE;    /* the worker is done with w: the post ordered it */
   green__wake_one(w->waiters_, NULL);
 }
 
@@ -159,12 +164,22 @@ static void withdraw(green_threadpool_t *pool, green_work_t *w) {
   w->state_ = TASK_IDLE;
 }
 
-/* The task runs on: the caller stays, as fn may use its memory. A kill
-   that comes meanwhile is kept for its next blocking call. */
-static int wait_until_done(green_hub_t *hub, green_work_t *w, int rc) {
+/* The caller stays until the completion has reached the hub: fn may use
+   its memory, and the completion will touch the task. A kill that comes
+   meanwhile is kept for its next blocking call. */
+static int state_of(green_threadpool_t *pool, const green_work_t *w) {
+  int state;
+  pthread_mutex_lock(&pool->lock);
+  state = w->state_;
+  pthread_mutex_unlock(&pool->lock);
+  return state;
+}
+
+static int wait_until_done(green_threadpool_t *pool, green_hub_t *hub,
+                           green_work_t *w, int rc) {
   green__waiter waiter;
   int killed = rc == GREEN_ECANCELED;
-  while (w->state_ != TASK_DONE)
+  while (state_of(pool, w) != TASK_DONE)
     if (green__wait_as(hub, w->waiters_, GREEN_FOREVER, &waiter) ==
         GREEN_ECANCELED)
       killed = 1;
@@ -175,22 +190,18 @@ static int wait_until_done(green_hub_t *hub, green_work_t *w, int rc) {
 /* The caller's wait ended with rc before the task was done. */
 static int give_up(green_threadpool_t *pool, green_hub_t *hub,
                    green_work_t *w, int rc) {
-  int state;
+  int state, abandoned;
   pthread_mutex_lock(&pool->lock);
   if ((state = w->state_) == TASK_QUEUED) withdraw(pool, w);
-  else if (state == TASK_RUNNING && w->abandon != NULL)
-    w->state_ = TASK_ABANDONED;
+  abandoned = state == TASK_RUNNING && w->abandon != NULL;
+  if (abandoned) w->state_ = TASK_ABANDONED;
   pthread_mutex_unlock(&pool->lock);
-  switch (state) {
-    case TASK_QUEUED:
-      green_hub_unref(hub);
-      return rc;
-    case TASK_RUNNING:
-      return w->abandon != NULL ? rc : wait_until_done(hub, w, rc);
-    default:              /* done before the caller ran again */
-      if (rc == GREEN_ECANCELED) hub->current->kill_pending = 1;
-      return 0;
+  if (state == TASK_QUEUED || abandoned) {
+    green_hub_unref(hub);
+    if (state == TASK_QUEUED && w->abandon != NULL) w->abandon(w);
+    return rc;
   }
+  return wait_until_done(pool, hub, w, rc);
 }
 
 int green_threadpool_run(green_threadpool_t *pool, green_work_t *w,
@@ -215,7 +226,7 @@ int green_threadpool_run(green_threadpool_t *pool, green_work_t *w,
   pthread_cond_signal(&pool->work_ready);
   pthread_mutex_unlock(&pool->lock);
   if ((rc = green__wait_as(hub, &waiters, timeout, &waiter)) < 0 &&
-      (rc = give_up(pool, hub, w, rc)) < 0 && w->state_ == TASK_ABANDONED)
+      (rc = give_up(pool, hub, w, rc)) < 0 && w->abandon != NULL)
     return rc;            /* the task is abandon()'s now: hands off */
   w->state_ = TASK_IDLE;
   w->waiters_ = NULL;

@@ -147,29 +147,15 @@ static void test_callers_that_give_up(void) {
   /* The only worker is held: a task queued behind it times out, is
      withdrawn, and the queue is empty again. */
   CHECK_INT(green_threadpool_run(pool, &late.work, 0.01), ==, GREEN_ETIMEDOUT);
+  /* With abandon set, a withdrawn task goes to abandon at once. */
+  late.work.abandon = note_abandoned;
+  CHECK_INT(green_threadpool_run(pool, &late.work, 0.01), ==, GREEN_ETIMEDOUT);
+  CHECK_INT(late.abandoned, ==, 1);
   atomic_store(&gate, 1);
   CHECK_INT(green_join(caller, GREEN_FOREVER), ==, 0);
   green_release(caller);
   CHECK_INT(late.runs, ==, 0);
   CHECK_INT(blocker.runs, ==, 1);
-
-  /* With abandon set, a caller that gives up while its task runs leaves at
-     once; abandon runs on the hub once the task is over. */
-  atomic_store(&gate, 0);
-  task_init(&detached, 3);
-  detached.gate = &gate;
-  detached.work.abandon = note_abandoned;
-  CHECK_INT(green_spawn(run_task, &detached, NULL, &caller), ==, 0);
-  CHECK_INT(green_sleep(0.01), ==, 0);
-  CHECK_INT(green_kill(caller), ==, 0);
-  CHECK_INT(green_join(caller, GREEN_FOREVER), ==, 0);
-  green_release(caller);
-  CHECK_INT(rcs[0], ==, GREEN_ECANCELED);
-  CHECK_INT(detached.abandoned, ==, 0);
-  atomic_store(&gate, 1);
-  CHECK_INT(green_hub_run(hub), ==, 0);     /* holds on until it is over */
-  CHECK_INT(detached.runs, ==, 1);
-  CHECK_INT(detached.abandoned, ==, 1);
 
   /* Without abandon, the caller waits past its timeout for the task. */
   task_init(&waited, 4);
@@ -180,7 +166,24 @@ static void test_callers_that_give_up(void) {
   CHECK_INT(rcs[1], ==, 0);
   CHECK_INT(waited.runs, ==, 1);
   CHECK_INT(waited.output, ==, 16);
-  CHECK_INT(green_threadpool_free(pool), ==, 0);
+
+  /* With abandon set, a caller that gives up while its task runs leaves at
+     once; the worker hands the task to abandon once it is over. */
+  atomic_store(&gate, 0);
+  task_init(&detached, 3);
+  detached.gate = &gate;
+  detached.work.abandon = note_abandoned;
+  CHECK_INT(green_spawn(run_task, &detached, NULL, &caller), ==, 0);
+  CHECK_INT(green_sleep(0.01), ==, 0);
+  CHECK_INT(green_kill(caller), ==, 0);
+  CHECK_INT(green_join(caller, GREEN_FOREVER), ==, 0);
+  green_release(caller);
+  CHECK_INT(rcs[0], ==, GREEN_ECANCELED);
+  CHECK_INT(green_hub_run(hub), ==, 0);     /* nothing holds the hub now */
+  atomic_store(&gate, 1);
+  CHECK_INT(green_threadpool_free(pool), ==, 0);   /* joins the worker */
+  CHECK_INT(detached.runs, ==, 1);
+  CHECK_INT(detached.abandoned, ==, 1);
   CHECK_INT(green_hub_free(hub), ==, 0);
 }
 
