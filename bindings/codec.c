@@ -109,33 +109,47 @@ typedef struct {
   int level;                  /* of recursion, bounded */
   int depth;                  /* of tables, for the path */
   const char *what;           /* "argument", "result" */
-  int position;
+  int position;               /* of the value; 0 is "the function" */
   int path[CODEC_MAX_PATH];   /* stack indices of the keys leading here */
+  char upvalue[CODEC_MAX_PATH];   /* that key names an upvalue */
 } encoder;
 
 static void encode(encoder *e, int index);
 
-/* "argument 2, field 'conn.peers[3]'": where the value being encoded is. */
+/* A table key as a step of a path: "name" first, ".name" after, "[3]". */
+static void push_key_step(lua_State *L, int key, int first) {
+  if (lua_type(L, key) == LUA_TSTRING)
+    lua_pushfstring(L, first ? "%s" : ".%s", lua_tostring(L, key));
+  else if (lua_isinteger(L, key))
+    lua_pushfstring(L, "[%I]", lua_tointeger(L, key));
+  else
+    lua_pushfstring(L, "[%s key]", luaL_typename(L, key));
+}
+
+/* "argument 2, field 'conn.peers[3]'", "the function, upvalue 'db'":
+   where the value being encoded is. */
 static void push_where(encoder *e) {
   lua_State *L = e->L;
   luaL_Buffer b;
-  int i, n = e->depth < CODEC_MAX_PATH ? e->depth : CODEC_MAX_PATH;
+  int i, n = e->depth < CODEC_MAX_PATH ? e->depth : CODEC_MAX_PATH, open = 0;
   luaL_buffinit(L, &b);
-  lua_pushfstring(L, "%s %d", e->what, e->position);
+  if (e->position > 0) lua_pushfstring(L, "%s %d", e->what, e->position);
+  else lua_pushliteral(L, "the function");
   luaL_addvalue(&b);
-  if (n > 0) luaL_addstring(&b, ", field '");
   for (i = 0; i < n; i++) {
-    int key = e->path[i];
-    if (lua_type(L, key) == LUA_TSTRING)
-      lua_pushfstring(L, "%s%s", i == 0 ? "" : ".", lua_tostring(L, key));
-    else if (lua_isinteger(L, key))
-      lua_pushfstring(L, "[%I]", lua_tointeger(L, key));
-    else
-      lua_pushfstring(L, "[%s key]", luaL_typename(L, key));
+    if (e->upvalue[i]) {
+      if (open) luaL_addchar(&b, '\'');
+      open = 0;
+      lua_pushfstring(L, ", upvalue '%s'", lua_tostring(L, e->path[i]));
+    } else {
+      if (!open) luaL_addstring(&b, ", field '");
+      push_key_step(L, e->path[i], !open);
+      open = 1;
+    }
     luaL_addvalue(&b);
   }
   if (e->depth > n) luaL_addstring(&b, "...");
-  if (n > 0) luaL_addchar(&b, '\'');
+  if (open) luaL_addchar(&b, '\'');
   luaL_pushresult(&b);
 }
 
@@ -175,7 +189,10 @@ static void encode_table(encoder *e, int index) {
   lua_pushnil(L);
   while (lua_next(L, index)) {
     int key = lua_gettop(L) - 1;
-    if (e->depth < CODEC_MAX_PATH) e->path[e->depth] = key;
+    if (e->depth < CODEC_MAX_PATH) {
+      e->path[e->depth] = key;
+      e->upvalue[e->depth] = 0;
+    }
     e->depth++;
     encode(e, key);
     encode(e, key + 1);
@@ -196,6 +213,31 @@ static int write_chunk(lua_State *L, const void *p, size_t n, void *ud) {
   return 0;
 }
 
+/* Push the bytecode of the Lua function at index, dumped once per
+   function (a weak-keyed registry table keeps it). */
+static const char chunks_key = 'd';
+
+static void push_chunk(lua_State *L, int index) {
+  lgreen_buffer *chunk;
+  lgreen_registry_table(L, &chunks_key, "k");
+  lua_pushvalue(L, index);
+  if (lua_rawget(L, -2) == LUA_TSTRING) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  chunk = lgreen_buffer_new(L);
+  lua_pushvalue(L, index);
+  lua_dump(L, write_chunk, chunk, 0);
+  lua_pop(L, 1);
+  lua_pushlstring(L, chunk->data, chunk->len);
+  lua_remove(L, -2);                    /* the buffer */
+  lua_pushvalue(L, index);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4);
+  lua_remove(L, -2);                    /* the table */
+}
+
 static int is_globals(lua_State *L, int index) {
   int same;
   lua_pushglobaltable(L);
@@ -206,21 +248,31 @@ static int is_globals(lua_State *L, int index) {
 
 static void encode_lua_function(encoder *e, int index) {
   lua_State *L = e->L;
-  lgreen_buffer *chunk;
+  const char *chunk_data;
+  size_t chunk_len;
   int n, i;
   put_byte(L, e->b, T_LFUNC);
-  chunk = lgreen_buffer_new(L);
-  lua_pushvalue(L, index);
-  lua_dump(L, write_chunk, chunk, 0);
-  lua_pop(L, 1);
-  put_string(L, e->b, chunk->data, chunk->len);
+  push_chunk(L, index);
+  chunk_data = lua_tolstring(L, -1, &chunk_len);
+  put_string(L, e->b, chunk_data, chunk_len);
   lua_pop(L, 1);
   for (n = 0; lua_getupvalue(L, index, n + 1) != NULL; n++) lua_pop(L, 1);
   put_varint(L, e->b, (size_t)n);
   for (i = 1; i <= n; i++) {
     const char *name = lua_getupvalue(L, index, i);
-    if (strcmp(name, "_ENV") == 0) put_byte(L, e->b, T_GLOBALS);
-    else encode(e, lua_gettop(L));
+    if (strcmp(name, "_ENV") == 0) {
+      put_byte(L, e->b, T_GLOBALS);
+    } else {
+      lua_pushstring(L, name);
+      if (e->depth < CODEC_MAX_PATH) {
+        e->path[e->depth] = lua_gettop(L);
+        e->upvalue[e->depth] = 1;
+      }
+      e->depth++;
+      encode(e, lua_gettop(L) - 1);
+      e->depth--;
+      lua_pop(L, 1);
+    }
     lua_pop(L, 1);
   }
 }
@@ -322,7 +374,7 @@ static void encode(encoder *e, int index) {
 }
 
 void lgreen_encode(lua_State *L, int first, int n, const char *what,
-                   lgreen_buffer *out) {
+                   int position, lgreen_buffer *out) {
   encoder e;
   int i;
   first = lua_absindex(L, first);
@@ -337,7 +389,7 @@ void lgreen_encode(lua_State *L, int first, int n, const char *what,
   put_byte(L, out, CODEC_VERSION);
   put_varint(L, out, (size_t)n);
   for (i = 0; i < n; i++) {
-    e.position = i + 1;
+    e.position = position + i;
     encode(&e, first + i);
   }
   lua_settop(L, e.memo - 1);
@@ -417,15 +469,51 @@ static void decode_table(decoder *d) {
   else corrupt(d);
 }
 
+/* Functions whose only upvalue is _ENV (or none) are loaded once per
+   state and shared: nothing of theirs differs between two arrivals. */
+static const char loaded_key = 'l';
+#define CODEC_LOADED_MAX 1024
+
+static void load_chunk(decoder *d, const char *chunk, size_t len, int share) {
+  lua_State *L = d->L;
+  if (share) {
+    lgreen_registry_table(L, &loaded_key, NULL);
+    lua_pushlstring(L, chunk, len);
+    if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+      lua_remove(L, -2);
+      return;
+    }
+    lua_pop(L, 1);
+  }
+  if (luaL_loadbufferx(L, chunk, len, "=(worker function)", "b") != LUA_OK)
+    lua_error(L);
+  if (share) {
+    lua_getfield(L, -2, "n");
+    if (lua_tointeger(L, -1) >= CODEC_LOADED_MAX) {   /* start afresh */
+      lua_newtable(L);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
+    } else {
+      lua_pushlstring(L, chunk, len);
+      lua_pushvalue(L, -3);
+      lua_rawset(L, -5);
+      lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+      lua_setfield(L, -4, "n");
+    }
+    lua_pop(L, 1);
+    lua_remove(L, -2);
+  }
+}
+
 static void decode_lua_function(decoder *d) {
   lua_State *L = d->L;
   size_t len, n, i;
   const char *chunk = get_string(d, &len);
+  int share;
   if (!d->trusted) corrupt(d);
-  if (luaL_loadbufferx(L, chunk, len, "=(worker function)", "b") != LUA_OK)
-    lua_error(L);
-  remember(d);
   n = get_varint(d);
+  share = n == 0 || (n == 1 && d->p < d->end && *d->p == T_GLOBALS);
+  load_chunk(d, chunk, len, share);
+  remember(d);
   for (i = 1; i <= n; i++) {
     decode(d);
     if (lua_setupvalue(L, -2, (int)(i & 0xffff)) == NULL) corrupt(d);
@@ -515,7 +603,7 @@ int lgreen_decode(lua_State *L, const char *data, size_t len, int trusted) {
 static int l_encode(lua_State *L) {
   int n = lua_gettop(L);
   lgreen_buffer *b = lgreen_buffer_new(L);
-  lgreen_encode(L, 1, n, "argument", b);
+  lgreen_encode(L, 1, n, "argument", 1, b);
   lua_pushlstring(L, b->data, b->len);
   return 1;
 }

@@ -96,8 +96,10 @@ typedef struct lgreen_buffer {
   size_t len, cap;
 } lgreen_buffer;
 lgreen_buffer *lgreen_buffer_new(lua_State *L);
+/* Values first.. first+n-1, numbered from `position` in refusals ("what
+   position"; 0 is "the function"). */
 void lgreen_encode(lua_State *L, int first, int n, const char *what,
-                   lgreen_buffer *out);
+                   int position, lgreen_buffer *out);
 int lgreen_decode(lua_State *L, const char *data, size_t len, int trusted);
 void lgreen_open_codec(lua_State *L);
 

@@ -61,6 +61,18 @@ describe("the codec", function()
     assert.equals(g, g())
   end)
 
+  it("loads a function without upvalues (but _ENV) once per state", function()
+    local pure = function(x) return math.abs(x) end
+    local message = encode(pure)
+    assert.equals(decode(message), decode(message))
+    local n = 0
+    local counting = function() n = n + 1; return n end
+    local counted = encode(counting)
+    local a, b = decode(counted), decode(counted)
+    assert.are_not.equal(a, b)          -- each has its own copy of n
+    assert.same({1, 1, 2}, {a(), b(), a()})
+  end)
+
   it("gives functions the receiving side's globals", function()
     local f = roundtrip(function(s) return string.upper(s), type(_G) end)
     assert.same({"HI", "table"}, {f("hi")})
@@ -77,6 +89,9 @@ describe("the codec", function()
       "argument 2, field 'conn': cannot send a userdata to a worker thread", 1, true)
     assert.error_matches(function() encode({a = {b = {coroutine.create(print)}}}) end,
       "argument 1, field 'a.b[1]': cannot send a coroutine to a worker thread", 1, true)
+    local conn = io.stdout
+    assert.error_matches(function() encode(1, {h = {function() return conn end}}) end,
+      "argument 2, field 'h[1]', upvalue 'conn': cannot send a userdata", 1, true)
     assert.error_matches(function() encode(coroutine.wrap(print)) end,
       "argument 1: cannot send a C function that no loaded module exports", 1, true)
     local deep, cur = {}, nil
