@@ -158,12 +158,18 @@ static int refuse(encoder *e, const char *why) {
   return luaL_error(e->L, "%s: %s", lua_tostring(e->L, -1), why);
 }
 
+/* Arguments go to a worker thread; results and errors come back. */
+static const char *direction(const encoder *e) {
+  return strcmp(e->what, "argument") == 0 ? "to a worker thread"
+                                          : "back from a worker thread";
+}
+
 static int refuse_type(encoder *e, int index) {
   int type = lua_type(e->L, index);
   push_where(e);
-  return luaL_error(e->L, "%s: cannot send a %s to a worker thread",
-                    lua_tostring(e->L, -1),
-                    type == LUA_TTHREAD ? "coroutine" : lua_typename(e->L, type));
+  return luaL_error(e->L, "%s: cannot send a %s %s", lua_tostring(e->L, -1),
+                    type == LUA_TTHREAD ? "coroutine" : lua_typename(e->L, type),
+                    direction(e));
 }
 
 /* Seen before: write a REF and return 1; else give it the next id. */
@@ -318,9 +324,11 @@ static void encode_c_function(encoder *e, int index) {
   const char *name;
   push_c_functions(e);
   lua_pushvalue(L, index);
-  if (lua_rawget(L, -2) != LUA_TSTRING)
-    refuse(e, "cannot send a C function that no loaded module exports "
-              "to a worker thread");
+  if (lua_rawget(L, -2) != LUA_TSTRING) {
+    lua_pushfstring(L, "cannot send a C function that no loaded module "
+                    "exports %s", direction(e));
+    refuse(e, lua_tostring(L, -1));
+  }
   name = lua_tolstring(L, -1, &len);
   module_len = strlen(name);
   put_byte(L, e->b, T_CFUNC);

@@ -103,6 +103,10 @@ void lgreen_encode(lua_State *L, int first, int n, const char *what,
 int lgreen_decode(lua_State *L, const char *data, size_t len, int trusted);
 void lgreen_open_codec(lua_State *L);
 
+/* cpu.c */
+extern __thread int lgreen_on_worker;   /* a worker thread of a ThreadPool */
+void lgreen_open_cpu(lua_State *L);
+
 /* deferred.c */
 void lgreen_open_deferred(lua_State *L);
 

@@ -34,6 +34,7 @@ static void anchor_hub(lua_State *L) {
     return;
   }
   lua_pop(L, 1);
+  if (hub == NULL && lgreen_on_worker) return;   /* workers have no hub */
   if (hub == NULL) {
     if ((rc = green_hub_new(NULL, &hub)) < 0)
       luaL_error(L, "green: cannot create a hub: %s", green_strerror(rc));
@@ -185,6 +186,8 @@ double lgreen_opt_timeout(lua_State *L, int index) {
 /* Inside a finalizer, lua_gc refuses every request (it returns -1): the
    one place where switching away would leave Lua's collector mid-step. */
 void lgreen_check_can_block(lua_State *L, const char *what) {
+  if (lgreen_on_worker)
+    luaL_error(L, "%s cannot block on a worker thread of a ThreadPool", what);
   if (lua_gc(L, LUA_GCCOUNT, 0) < 0)
     luaL_error(L, "%s cannot block inside a __gc finalizer", what);
   if (green_hub_current() == NULL)
@@ -244,6 +247,7 @@ __attribute__((visibility("default"))) int luaopen_green_core(lua_State *L) {
   lgreen_open_semaphore(L);
   lgreen_open_deferred(L);
   lgreen_open_codec(L);
+  lgreen_open_cpu(L);
   lgreen_push_exit(L);
   lua_setfield(L, -2, "GreenletExit");
   lua_pushcfunction(L, l_on_error);

@@ -40,6 +40,7 @@ require "green.bridge" (green)
 require "green.pool" (green)
 require "green.deferred" (green)
 require "green.states" (green)
+require "green.cpu" (green)
 
 -- Watch obj and call on_ready(obj) once it is ready; return what stops
 -- watching. Greenlets are watched through links; anything else through a
