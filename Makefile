@@ -78,6 +78,11 @@ $(BUILD)/test/%: spec/c/%.c spec/c/check.h $(BUILD)/libgreen.a
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgreen.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iruntime $< -o $@ $(BUILD)/libgreen.a $(LIBS)
+# The cpu benchmark embeds Lua to time green.cpu_bound beside its C figures.
+$(BUILD)/bench/cpu: bench/cpu.c $(BUILD)/libgreen_lua.a $(BUILD)/libgreen.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LUA_INC) -Iruntime -Ibindings $< -o $@ \
+	    $(BUILD)/libgreen_lua.a $(BUILD)/libgreen.a $(LUA_LIB) $(LIBS)
 # Examples that embed Lua link the Lua module's objects and liblua too.
 $(BUILD)/libgreen_lua.a: $(BINDINGS_OBJ)
 	@mkdir -p $(@D)
