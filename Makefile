@@ -146,7 +146,7 @@ valgrind:
 
 check: test asan tsan valgrind
 	$(MAKE) test BUILD=build/ucontext SWITCH=ucontext
-	$(MAKE) test BUILD=build/clang CC=clang
+	$(MAKE) test BUILD=build/clang CC=clang CFLAGS="-O2 -g -gdwarf-4"
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done

@@ -182,7 +182,7 @@ describe("green.cpu_bound", function()
     assert.error_matches(function() pool:run(print) end, "ThreadPool is closed")
   end)
 
-  it("joins its workers when the state closes, leaking nothing (valgrind)", function()
+  it("joins its workers when the state closes, leaking nothing", function()
     local script = [[
       local green = require "green"
       local pool = green.threadpool(2)
@@ -196,9 +196,13 @@ describe("green.cpu_bound", function()
     local f = assert(io.open("/tmp/green_cpu_close.lua", "w"))
     f:write(script)
     f:close()
-    local out, code = process.run("env -u LD_PRELOAD LUA_PATH='lua/?.lua;lua/?/init.lua;;' " ..
-      "LUA_CPATH='" .. process.build .. "/?.so;;' valgrind -q --error-exitcode=99 " ..
-      "--leak-check=full --errors-for-leak-kinds=definite lua5.4 /tmp/green_cpu_close.lua")
+    -- Under make asan the module is instrumented: LeakSanitizer checks the
+    -- child instead of valgrind, which cannot run instrumented code.
+    local checker = os.getenv("ASAN_OPTIONS") and "ASAN_OPTIONS=detect_leaks=1 "
+      or "env -u LD_PRELOAD valgrind -q --error-exitcode=99 --leak-check=full " ..
+         "--errors-for-leak-kinds=definite "
+    local out, code = process.run(checker .. "LUA_PATH='lua/?.lua;lua/?/init.lua;;' " ..
+      "LUA_CPATH='" .. process.build .. "/?.so;;' lua5.4 /tmp/green_cpu_close.lua")
     os.remove("/tmp/green_cpu_close.lua")
     assert.equals(0, code, out)
     assert.equals("42\n", out)
