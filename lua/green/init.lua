@@ -41,6 +41,8 @@ require "green.pool" (green)
 require "green.deferred" (green)
 require "green.states" (green)
 require "green.cpu" (green)
+require "green.retry" (green)
+require "green.timed" (green)
 
 -- Watch obj and call on_ready(obj) once it is ready; return what stops
 -- watching. Greenlets are watched through links; anything else through a
