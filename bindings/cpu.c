@@ -13,6 +13,7 @@
 */
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,12 @@ typedef struct {
   char *path, *cpath;       /* the caller's package.path and cpath */
 } task;
 
+/* Tasks allocated and not yet freed, for the specs: a task its caller
+   abandoned must still be freed, by its worker. */
+static atomic_long live_tasks;
+
 static void free_task(task *t) {
+  atomic_fetch_sub(&live_tasks, 1);
   free(t->request);
   free(t->reply);
   free(t->path);
@@ -177,6 +183,7 @@ static task *new_task(lua_State *L, int fn) {
   push_package_field(L, "cpath");
   if ((t = calloc(1, sizeof *t)) == NULL)
     luaL_error(L, "cpu_bound: not enough memory");
+  atomic_fetch_add(&live_tasks, 1);
   t->work.fn = run_task;
   t->work.abandon = abandon_task;
   t->path = copy_string(L, -2, &ok);
@@ -280,6 +287,11 @@ static int l_new(lua_State *L) {
   return 1;
 }
 
+static int l_live_tasks(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)atomic_load(&live_tasks));
+  return 1;
+}
+
 static int l_on_worker(lua_State *L) {
   lua_pushboolean(L, lgreen_on_worker);
   return 1;
@@ -300,4 +312,6 @@ void lgreen_open_cpu(lua_State *L) {
   lua_setfield(L, -2, "ThreadPool");
   lua_pushcfunction(L, l_on_worker);
   lua_setfield(L, -2, "on_worker");
+  lua_pushcfunction(L, l_live_tasks);
+  lua_setfield(L, -2, "_cpu_tasks");
 }
