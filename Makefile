@@ -140,9 +140,11 @@ tsan:
 	$(MAKE) test BUILD=build/tsan CC=clang PER_TEST=1 RUN_SPECS=no \
 	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer"
 
+# --fair-sched: valgrind runs one thread at a time, and without it a worker
+# thread computing would keep the hub's thread from running for long spells.
 valgrind:
 	$(MAKE) test BUILD=build/valgrind GREEN_UNDER_VALGRIND=1 \
-	  RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	  RUNNER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 
 check: test asan tsan valgrind
 	$(MAKE) test BUILD=build/ucontext SWITCH=ucontext
