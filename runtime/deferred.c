@@ -106,18 +106,8 @@ int green_deferred_post(green_deferred_t *d, green_deferred_call_t *call) {
 
 /* ---------------------------------------------------------------- sync calls */
 
-/* The caller stays put while its call runs: fn may use the caller's stack.
-   A kill that comes meanwhile is kept for its next blocking call. */
-static int wait_until_done(green_hub_t *hub, green_deferred_call_t *call,
-                           int rc) {
-  green__waiter waiter;
-  int killed = rc == GREEN_ECANCELED;
-  while (call->state_ == CALL_RUNNING)
-    if (green__wait_as(hub, call->waiters_, GREEN_FOREVER, &waiter) ==
-        GREEN_ECANCELED)
-      killed = 1;
-  if (killed) hub->current->kill_pending = 1;
-  return 0;
+static int call_finished(const void *call) {
+  return ((const green_deferred_call_t *)call)->state_ != CALL_RUNNING;
 }
 
 /* The caller's wait ended with rc before it was told the call is done. */
@@ -128,11 +118,14 @@ static int give_up(green_deferred_t *d, green_hub_t *hub,
       unlink_call(d, call);
       return rc;
     case CALL_RUNNING:
-      if (!call->detach) return wait_until_done(hub, call, rc);
-      d->caller_gone = 1;
-      return rc;
-    case CALL_DONE:         /* it finished before the caller ran again */
-      if (rc == GREEN_ECANCELED) hub->current->kill_pending = 1;
+      if (call->detach) {
+        d->caller_gone = 1;
+        return rc;
+      }
+      /* fn may use the caller's stack: stay until it returns */
+      /* fall through */
+    case CALL_DONE:         /* perhaps before the caller ran again */
+      green__wait_out(hub, call->waiters_, call_finished, call, rc);
       return 0;
     default:                /* withdrawn by the processor */
       return rc;

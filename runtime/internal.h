@@ -170,6 +170,9 @@ int green__block(green_hub_t *hub);
 int green__wait(green_hub_t *hub, green__node *waitq, double timeout);
 int green__wait_as(green_hub_t *hub, green__node *waitq, double timeout,
                    green__waiter *waiter);
+void green__wait_out(green_hub_t *hub, green__node *waitq,
+                     int (*done)(const void *arg), const void *arg,
+                     int status);
 green__waiter *green__wake_one(green__node *waitq, void *value);
 void green__wake_all(green__node *waitq, int status);
 int green__check_nonblocking(green_hub_t *owner, green_hub_t **hub);

@@ -220,6 +220,21 @@ int green__wait_as(green_hub_t *hub, green__node *waitq, double timeout,
    it value, and return its waiter (valid until that greenlet runs), or NULL
    if none waits. Waiters already woken another way (their timeout, a kill)
    are dropped on the way: they will not take what this wake hands over. */
+/* Wait on waitq as often as it takes until done(arg) holds: for a caller
+   that may not leave yet because its memory is in use elsewhere. A kill
+   that comes meanwhile, or that already ended its wait (status), is kept
+   for the caller's next blocking call. */
+void green__wait_out(green_hub_t *hub, green__node *waitq,
+                     int (*done)(const void *arg), const void *arg,
+                     int status) {
+  green__waiter waiter;
+  int killed = status == GREEN_ECANCELED;
+  while (!done(arg))
+    if (green__wait_as(hub, waitq, GREEN_FOREVER, &waiter) == GREEN_ECANCELED)
+      killed = 1;
+  if (killed) hub->current->kill_pending = 1;
+}
+
 green__waiter *green__wake_one(green__node *waitq, void *value) {
   green__node *node;
   while ((node = green__list_shift(waitq)) != NULL) {

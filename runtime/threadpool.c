@@ -164,9 +164,6 @@ static void withdraw(green_threadpool_t *pool, green_work_t *w) {
   w->state_ = TASK_IDLE;
 }
 
-/* The caller stays until the completion has reached the hub: fn may use
-   its memory, and the completion will touch the task. A kill that comes
-   meanwhile is kept for its next blocking call. */
 static int state_of(green_threadpool_t *pool, const green_work_t *w) {
   int state;
   pthread_mutex_lock(&pool->lock);
@@ -175,21 +172,23 @@ static int state_of(green_threadpool_t *pool, const green_work_t *w) {
   return state;
 }
 
-static int wait_until_done(green_threadpool_t *pool, green_hub_t *hub,
-                           green_work_t *w, int rc) {
-  green__waiter waiter;
-  int killed = rc == GREEN_ECANCELED;
-  while (state_of(pool, w) != TASK_DONE)
-    if (green__wait_as(hub, w->waiters_, GREEN_FOREVER, &waiter) ==
-        GREEN_ECANCELED)
-      killed = 1;
-  if (killed) hub->current->kill_pending = 1;
-  return 0;
+/* A caller that gave up while its task ran (without abandon) or after it
+   finished stays until the completion has reached the hub: fn may use its
+   memory, and the completion will touch the task. */
+typedef struct {
+  green_threadpool_t *pool;
+  const green_work_t *w;
+} pool_task;
+
+static int task_arrived(const void *arg) {
+  const pool_task *pt = arg;
+  return state_of(pt->pool, pt->w) == TASK_DONE;
 }
 
 /* The caller's wait ended with rc before the task was done. */
 static int give_up(green_threadpool_t *pool, green_hub_t *hub,
                    green_work_t *w, int rc) {
+  pool_task pt;
   int state, abandoned;
   pthread_mutex_lock(&pool->lock);
   if ((state = w->state_) == TASK_QUEUED) withdraw(pool, w);
@@ -201,7 +200,10 @@ static int give_up(green_threadpool_t *pool, green_hub_t *hub,
     if (state == TASK_QUEUED && w->abandon != NULL) w->abandon(w);
     return rc;
   }
-  return wait_until_done(pool, hub, w, rc);
+  pt.pool = pool;
+  pt.w = w;
+  green__wait_out(hub, w->waiters_, task_arrived, &pt, rc);
+  return 0;
 }
 
 int green_threadpool_run(green_threadpool_t *pool, green_work_t *w,
