@@ -23,7 +23,7 @@
 
 #define LGREEN_THREADPOOL "green.ThreadPool"
 
-__thread int lgreen_on_worker;
+__thread int lgreen_on_worker __attribute__((tls_model("initial-exec")));
 
 typedef struct {
   green_threadpool_t *pool;

@@ -104,7 +104,9 @@ int lgreen_decode(lua_State *L, const char *data, size_t len, int trusted);
 void lgreen_open_codec(lua_State *L);
 
 /* cpu.c */
-extern __thread int lgreen_on_worker;   /* a worker thread of a ThreadPool */
+/* Set on a worker thread of a ThreadPool. Read on every blocking call, so
+   initial-exec, as the hub's own (see runtime/hub.c). */
+extern __thread int lgreen_on_worker __attribute__((tls_model("initial-exec")));
 void lgreen_open_cpu(lua_State *L);
 
 /* deferred.c */
