@@ -46,7 +46,7 @@ TESTS   = $(patsubst spec/c/%.c,$(BUILD)/test/%,$(wildcard spec/c/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all test test-aarch64 asan tsan install-rock valgrind check bench demo install clean
+.PHONY: all test test-aarch64 asan tsan install-rock valgrind check fuzz bench demo install clean
 all: $(BUILD)/libgreen.a $(BUILD)/libgreen.so $(LUA_MODULE)
 
 $(BUILD)/%.o: runtime/%.c runtime/*.h
@@ -149,6 +149,18 @@ valgrind:
 check: test asan tsan valgrind
 	$(MAKE) test BUILD=build/ucontext SWITCH=ucontext
 	$(MAKE) test BUILD=build/clang CC=clang CFLAGS="-O2 -g -gdwarf-4"
+
+# libFuzzer on the codec's decoder: make fuzz FUZZ_SECONDS=60.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" \
+	  build/fuzz/libgreen_lua.a build/fuzz/libgreen.a
+	clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -fsanitize=fuzzer $(LUA_INC) \
+	  -Iruntime -Ibindings fuzz/codec.c -o build/fuzz/codec_fuzz \
+	  build/fuzz/libgreen_lua.a build/fuzz/libgreen.a $(LUA_LIB) $(LIBS)
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/codec_fuzz -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
