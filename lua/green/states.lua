@@ -17,6 +17,10 @@
 -- per object. A state is called as a method when its first argument is an
 -- object through which the same state is reached (`obj[name]` is it).
 --
+-- A transition from inside ends the old greenlet by raising GreenletExit
+-- in it, as a kill does: a pcall around the transition would catch that
+-- and let the old state run on beside the new one, so let it pass.
+--
 -- Calling a state from outside while its machine runs is the same checked
 -- transition, made from outside: the current state greenlet is killed, and
 -- once it has ended the new state starts. A machine that has ended (its
@@ -155,10 +159,12 @@ return function(green)
   -- has ended in the old state.
   local function replace(m, old, state, target, ...)
     m.greenlet = nil                  -- so the old one's end is not the machine's
+    m.switching = true
     local ok, g = pcall(function(...)
       old:kill(nil, {block = true})
       return enter(m, state, target, ...)
     end, ...)
+    m.switching = nil
     if not ok then
       m.greenlet = old
       m._ended:set()
@@ -186,6 +192,10 @@ return function(green)
       error("this state has no name: store it in a table made by green.states()", 2)
     end
     local m, target = resolve(state, (...))
+    if m.switching then
+      error(("cannot start state '%s': the machine is being moved to another " ..
+        "state from outside"):format(state.name), 2)
+    end
     local old = m.greenlet
     if old == nil or not m:running() then
       return enter(m, state, target, ...)
