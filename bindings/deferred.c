@@ -159,6 +159,7 @@ static void run(green_deferred_call_t *call) {
   c->started = 1;
   if (!push_call(L, c)) {
     lua_settop(L, top);
+    lua_pushnil(L);                   /* where the record would be */
     lua_pushliteral(L, "stack overflow starting a deferred call");
     status = LUA_ERRRUN;
   } else {
