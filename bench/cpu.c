@@ -63,8 +63,8 @@ static void run_bare(long n) {
     bare.got_answer = 0;
     pthread_mutex_lock(&bare.lock);
     bare.requests++;
-    pthread_cond_signal(&bare.asked);
     pthread_mutex_unlock(&bare.lock);
+    pthread_cond_signal(&bare.asked);       /* as green does: after unlock */
     while (!bare.got_answer) ev_run(bare.loop, EVRUN_ONCE);
   }
 }

@@ -225,8 +225,10 @@ int green_threadpool_run(green_threadpool_t *pool, green_work_t *w,
   w->state_ = TASK_QUEUED;
   if (pool->tail != NULL) pool->tail->next_ = w; else pool->head = w;
   pool->tail = w;
-  pthread_cond_signal(&pool->work_ready);
   pthread_mutex_unlock(&pool->lock);
+  /* After the unlock: a worker woken under the lock would only block on it
+     (two more system calls a task on a busy CPU). */
+  pthread_cond_signal(&pool->work_ready);
   if ((rc = green__wait_as(hub, &waiters, timeout, &waiter)) < 0 &&
       (rc = give_up(pool, hub, w, rc)) < 0 && w->abandon != NULL)
     return rc;            /* the task is abandon()'s now: hands off */
