@@ -384,23 +384,26 @@ static void encode(encoder *e, int index) {
 void lgreen_encode(lua_State *L, int first, int n, const char *what,
                    int position, lgreen_buffer *out) {
   encoder e;
-  int i;
+  int i, top = lua_gettop(L);
   first = lua_absindex(L, first);
   memset(&e, 0, sizeof e);
   e.L = L;
   e.b = out;
   e.what = what;
   e.next_id = 1;
-  lua_newtable(L);
-  e.memo = lua_gettop(L);
   put_byte(L, out, CODEC_MAGIC);
   put_byte(L, out, CODEC_VERSION);
   put_varint(L, out, (size_t)n);
   for (i = 0; i < n; i++) {
+    int type = lua_type(L, first + i);
+    if (e.memo == 0 && (type == LUA_TTABLE || type == LUA_TFUNCTION)) {
+      lua_newtable(L);                /* only messages with these need it */
+      e.memo = lua_gettop(L);
+    }
     e.position = position + i;
     encode(&e, first + i);
   }
-  lua_settop(L, e.memo - 1);
+  lua_settop(L, top);
 }
 
 
@@ -570,7 +573,7 @@ static void decode(decoder *d) {
     case T_TABLE: decode_table(d); break;
     case T_REF: {
       size_t id = get_varint(d);
-      if (id == 0 || id >= (size_t)d->next_id) corrupt(d);
+      if (id == 0 || id >= (size_t)d->next_id || d->objects == 0) corrupt(d);
       lua_rawgeti(L, d->objects, (lua_Integer)id);
       break;
     }
@@ -595,12 +598,17 @@ int lgreen_decode(lua_State *L, const char *data, size_t len, int trusted) {
     corrupt(&d);
   count = get_varint(&d);
   if (count > (size_t)(d.end - d.p)) corrupt(&d);   /* a byte each at least */
-  lua_newtable(L);
-  d.objects = lua_gettop(L);
-  luaL_checkstack(L, (int)count, "too many values");
-  for (i = 0; i < count; i++) decode(&d);
+  luaL_checkstack(L, (int)count + 1, "too many values");
+  for (i = 0; i < count; i++) {
+    if (d.objects == 0 && d.p < d.end &&
+        (*d.p == T_TABLE || *d.p == T_LFUNC || *d.p == T_REF)) {
+      lua_newtable(L);                /* only messages with these need it */
+      d.objects = lua_gettop(L);
+    }
+    decode(&d);
+  }
   if (d.p != d.end) corrupt(&d);
-  lua_remove(L, d.objects);
+  if (d.objects != 0) lua_remove(L, d.objects);
   return (int)count;
 }
 
