@@ -211,7 +211,7 @@ int green_threadpool_run(green_threadpool_t *pool, green_work_t *w,
   green_hub_t *hub;
   green__node waiters;
   green__waiter waiter;
-  int rc;
+  int rc, handed_off;
   if (pool == NULL || w == NULL || w->fn == NULL) return GREEN_EINVAL;
   if ((rc = green__check_timeout(timeout)) < 0) return rc;
   if ((rc = green__check_blocking(&hub)) < 0) return rc;
@@ -229,8 +229,10 @@ int green_threadpool_run(green_threadpool_t *pool, green_work_t *w,
   /* After the unlock: a worker woken under the lock would only block on it
      (two more system calls a task on a busy CPU). */
   pthread_cond_signal(&pool->work_ready);
+  /* Read before the wait: once the task is abandon()'s it may be freed. */
+  handed_off = w->abandon != NULL;
   if ((rc = green__wait_as(hub, &waiters, timeout, &waiter)) < 0 &&
-      (rc = give_up(pool, hub, w, rc)) < 0 && w->abandon != NULL)
+      (rc = give_up(pool, hub, w, rc)) < 0 && handed_off)
     return rc;            /* the task is abandon()'s now: hands off */
   w->state_ = TASK_IDLE;
   w->waiters_ = NULL;

@@ -195,9 +195,13 @@ describe("green.cpu_bound", function()
   it("joins its workers when the state closes, leaking nothing", function()
     local script = [[
       local green = require "green"
-      local pool = green.threadpool(2)
+      local pool = green.threadpool(1)
       local slow = green.spawn(pool.run, pool, function()
         local t = os.clock() while os.clock() - t < 0.2 do end return 1 end)
+      green.sleep(0)
+      local queued = green.spawn(pool.run, pool, function() return 2 end)
+      green.sleep(0)
+      queued:kill()                     -- withdrawn: freed at once
       green.sleep(0.05)
       slow:kill()                       -- abandoned: the worker frees it
       print(pool:run(function(x) return x + 1 end, 41))
