@@ -140,8 +140,7 @@ int green_deferred_call(green_deferred_t *d, green_deferred_call_t *call,
   int rc;
   if (d == NULL || call == NULL || call->fn == NULL) return GREEN_EINVAL;
   if ((rc = green__check_timeout(timeout)) < 0) return rc;
-  if ((rc = green__check_blocking(&hub)) < 0) return rc;
-  if (d->hub != hub) return GREEN_EXDEV;
+  if ((rc = green__check_blocking_on(d->hub, &hub)) < 0) return rc;
   if (d->processor == hub->current) return GREEN_EDEADLK;
   green__list_init(&waiters);
   call->waiters_ = &waiters;
@@ -199,8 +198,7 @@ int green_deferred_process(green_deferred_t *d,
   green_hub_t *hub;
   int rc, ran = 0;
   if (d == NULL) return GREEN_EINVAL;
-  if ((rc = green__check_blocking(&hub)) < 0) return rc;
-  if (d->hub != hub) return GREEN_EXDEV;
+  if ((rc = green__check_blocking_on(d->hub, &hub)) < 0) return rc;
   if (d->processor != NULL) return GREEN_EBUSY;
   if (opts == NULL) opts = &all;
   d->processor = hub->current;

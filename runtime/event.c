@@ -52,8 +52,7 @@ int green_event_wait(green_event_t *e, double timeout) {
   int rc;
   if (e == NULL) return GREEN_EINVAL;
   if ((rc = green__check_timeout(timeout)) < 0) return rc;
-  if ((rc = green__check_blocking(&hub)) < 0) return rc;
-  if (e->hub != hub) return GREEN_EXDEV;
+  if ((rc = green__check_blocking_on(e->hub, &hub)) < 0) return rc;
   if (e->set) return 0;
   return green__wait(hub, &e->waiters, timeout);
 }

@@ -177,6 +177,7 @@ green__waiter *green__wake_one(green__node *waitq, void *value);
 void green__wake_all(green__node *waitq, int status);
 int green__check_nonblocking(green_hub_t *owner, green_hub_t **hub);
 int green__check_blocking(green_hub_t **hub);
+int green__check_blocking_on(green_hub_t *owner, green_hub_t **hub);
 int green__check_timeout(double timeout);
 int green__has_deadline(double timeout);
 int green__poll_due(const green_hub_t *hub);

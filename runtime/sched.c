@@ -216,10 +216,6 @@ int green__wait_as(green_hub_t *hub, green__node *waitq, double timeout,
   return status;
 }
 
-/* Wake the longest waiting greenlet that is still blocked on waitq, handing
-   it value, and return its waiter (valid until that greenlet runs), or NULL
-   if none waits. Waiters already woken another way (their timeout, a kill)
-   are dropped on the way: they will not take what this wake hands over. */
 /* Wait on waitq as often as it takes until done(arg) holds: for a caller
    that may not leave yet because its memory is in use elsewhere. A kill
    that comes meanwhile, or that already ended its wait (status), is kept
@@ -235,6 +231,10 @@ void green__wait_out(green_hub_t *hub, green__node *waitq,
   if (killed) hub->current->kill_pending = 1;
 }
 
+/* Wake the longest waiting greenlet that is still blocked on waitq, handing
+   it value, and return its waiter (valid until that greenlet runs), or NULL
+   if none waits. Waiters already woken another way (their timeout, a kill)
+   are dropped on the way: they will not take what this wake hands over. */
 green__waiter *green__wake_one(green__node *waitq, void *value) {
   green__node *node;
   while ((node = green__list_shift(waitq)) != NULL) {
@@ -264,6 +264,14 @@ int green__check_blocking(green_hub_t **out) {
   if (hub->current == &hub->hubg) return GREEN_EPERM;
   *out = hub;
   return 0;
+}
+
+/* As green__check_blocking, for a wait on an object that belongs to the
+   hub owner. */
+int green__check_blocking_on(green_hub_t *owner, green_hub_t **out) {
+  int rc = green__check_blocking(out);
+  if (rc < 0) return rc;
+  return *out == owner ? 0 : GREEN_EXDEV;
 }
 
 /* The hub of a caller that only wakes others, which may be the hub greenlet

@@ -51,8 +51,7 @@ int green_semaphore_acquire(green_semaphore_t *s, double timeout) {
     return 0;
   }
   if (timeout == 0) return GREEN_EAGAIN;
-  if ((rc = green__check_blocking(&hub)) < 0) return rc;
-  if (s->hub != hub) return GREEN_EXDEV;
+  if ((rc = green__check_blocking_on(s->hub, &hub)) < 0) return rc;
   return green__wait(hub, &s->waiters, timeout);   /* 0: a permit handed over */
 }
 

@@ -39,8 +39,7 @@ int green_waitq_wait(green_waitq_t *q, double timeout, void *self,
   int rc;
   if (q == NULL) return GREEN_EINVAL;
   if ((rc = green__check_timeout(timeout)) < 0) return rc;
-  if ((rc = green__check_blocking(&hub)) < 0) return rc;
-  if (q->hub != hub) return GREEN_EXDEV;
+  if ((rc = green__check_blocking_on(q->hub, &hub)) < 0) return rc;
   waiter.self = self;
   rc = green__wait_as(hub, &q->waiters, timeout, &waiter);
   if (rc == 0 && value != NULL) *value = waiter.value;
