@@ -183,6 +183,27 @@ double lgreen_opt_timeout(lua_State *L, int index) {
   return timeout;
 }
 
+/* The wait() that green.wait and green.iwait use, for types that wake a
+   queue of watchers whenever they may have become ready: wait until
+   ready(L, arg), at most timeout seconds. Returns 0, or GREEN_ETIMEDOUT;
+   a kill raises. Each wake re-checks ready, so watchers are never owed
+   anything and may be woken freely. */
+int lgreen_wait_until(lua_State *L, green_waitq_t *watchers, double timeout,
+                      int (*ready)(lua_State *L, void *arg), void *arg,
+                      const char *what) {
+  double deadline = timeout >= 0 ? green_now() + timeout : 0, left = timeout;
+  int rc;
+  while (!ready(L, arg)) {
+    if (timeout >= 0 && (left = deadline - green_now()) <= 0)
+      return GREEN_ETIMEDOUT;
+    lgreen_check_can_block(L, what);
+    rc = green_waitq_wait(watchers, left, NULL, NULL);
+    if (rc == GREEN_ETIMEDOUT) return rc;
+    if (rc < 0 && rc != GREEN_EPIPE) lgreen_check_result(L, rc, what);
+  }
+  return 0;
+}
+
 /* Inside a finalizer, lua_gc refuses every request (it returns -1): the
    one place where switching away would leave Lua's collector mid-step. */
 void lgreen_check_can_block(lua_State *L, const char *what) {

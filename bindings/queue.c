@@ -394,21 +394,17 @@ static int is_ready(const lqueue *q) {
   return q->count > 0 || q->closed || green_waitq_peek(q->putters, NULL);
 }
 
+/* For lgreen_wait_until: the queue is checked again after each wake, as a
+   PriorityQueue may be in the middle of a comparison that blocked. */
+static int ready_again(lua_State *L, void *arg) {
+  (void)arg;
+  return is_ready(check_queue(L));
+}
+
 /* Wait until is_ready; 0, or GREEN_ETIMEDOUT. */
 static int wait_ready(lua_State *L, lqueue *q, double timeout,
                       const char *what) {
-  double deadline = timeout >= 0 ? green_now() + timeout : 0, left = timeout;
-  int rc;
-  while (!is_ready(q)) {
-    if (timeout >= 0 && (left = deadline - green_now()) <= 0)
-      return GREEN_ETIMEDOUT;
-    prepare_to_wait(L, what);
-    rc = green_waitq_wait(q->watchers, left, NULL, NULL);
-    if (rc == GREEN_ETIMEDOUT) return rc;
-    if (rc < 0 && rc != GREEN_EPIPE) lgreen_check_result(L, rc, what);
-    q = check_queue(L);
-  }
-  return 0;
+  return lgreen_wait_until(L, q->watchers, timeout, ready_again, NULL, what);
 }
 
 /* peek(timeout): the next item, left in place; waits for one unless

@@ -115,21 +115,16 @@ static int l_close(lua_State *L) {
 
 /* wait(timeout): true once a permit is free, without taking it; false if
    the time runs out. For green.wait and green.iwait. */
+static int permit_free(lua_State *L, void *sem) {
+  (void)L;
+  return green_semaphore_value(sem) > 0;
+}
+
 static int l_wait(lua_State *L) {
   lsem *s = check_sem(L);
   double timeout = lgreen_opt_timeout(L, 2);
-  double deadline = timeout >= 0 ? green_now() + timeout : 0, left = timeout;
-  int rc;
-  while (green_semaphore_value(s->sem) == 0) {
-    if (timeout >= 0 && (left = deadline - green_now()) <= 0) {
-      lua_pushboolean(L, 0);
-      return 1;
-    }
-    lgreen_check_can_block(L, "wait");
-    rc = green_waitq_wait(s->watchers, left, NULL, NULL);
-    if (rc != GREEN_ETIMEDOUT) lgreen_check_result(L, rc, "wait");
-  }
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, lgreen_wait_until(L, s->watchers, timeout, permit_free,
+                                       s->sem, "wait") == 0);
   return 1;
 }
 
