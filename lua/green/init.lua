@@ -35,15 +35,6 @@ end
 
 local Event, now = green.Event, green.now
 
-require "green.asyncresult" (green)
-require "green.bridge" (green)
-require "green.pool" (green)
-require "green.deferred" (green)
-require "green.states" (green)
-require "green.cpu" (green)
-require "green.retry" (green)
-require "green.timed" (green)
-
 -- Watch obj and call on_ready(obj) once it is ready; return what stops
 -- watching. Greenlets are watched through links; anything else through a
 -- helper greenlet blocked in obj:wait(), which takes nothing.
@@ -121,5 +112,16 @@ function green.killall(greenlets, err, opts)
   for _, g in ipairs(greenlets) do g:kill(err, {block = false}) end
   if opts.block ~= false then green.joinall(greenlets, {timeout = opts.timeout}) end
 end
+
+-- The rest of the API, built on what is above: each module adds to green
+-- and may use any of it.
+require "green.asyncresult" (green)
+require "green.bridge" (green)
+require "green.pool" (green)
+require "green.deferred" (green)
+require "green.states" (green)
+require "green.cpu" (green)
+require "green.retry" (green)
+require "green.timed" (green)
 
 return green

@@ -4,7 +4,7 @@
 -- @module green.retry
 
 return function(green)
-  local spawn, AsyncResult = green.spawn, green.AsyncResult
+  local spawn, AsyncResult, killall = green.spawn, green.AsyncResult, green.killall
   local pack, unpack, type, error, ipairs, pcall =
     table.pack, table.unpack, type, error, ipairs, pcall
 
@@ -44,7 +44,7 @@ return function(green)
       tries[#tries + 1] = spawn(try, ...)
       if answer:wait(seconds) then break end
     end
-    green.killall(tries, nil, {block = false})
+    killall(tries, nil, {block = false})
     if answer:ready() then return answer:get() end
     if failed == #tries then return nil, last_error end
     return nil
