@@ -68,9 +68,11 @@ $(BUILD)/libgreen.so: $(RUNTIME_OBJ)
 	    -o $@ $^ $(LIBS)
 
 # The Lua module links the runtime in; Lua's own symbols come from the host.
+# -Bsymbolic: the bindings call the module's own runtime directly, not
+# through the PLT, and never a copy some other library exports.
 $(LUA_MODULE): $(BINDINGS_OBJ) $(RUNTIME_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,noexecstack -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,noexecstack -Wl,-Bsymbolic -o $@ $^ $(LIBS)
 
 $(BUILD)/test/%: spec/c/%.c spec/c/check.h $(BUILD)/libgreen.a
 	@mkdir -p $(@D)

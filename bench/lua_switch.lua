@@ -2,15 +2,18 @@
 --   sleep(0) ping-pong between two greenlets, per switch, against two
 --   coroutines driven round-robin by resume/yield, per switch;
 --   spawn + finish of an empty greenlet against coroutine.create + resume.
--- Each figure is the median of 7 runs.
+-- Each figure is the median of 7 runs; the runs of a greenlet figure and
+-- of its coroutine baseline take turns (bench/lib/paired.lua).
 local green = require "green"
 package.path = "bench/lib/?.lua;" .. package.path
-local median = require "median"
+local paired = require "paired"
 
+-- Each player counts its own turns in a numeric for, as the coroutine
+-- driver below does: per switch, one loop step and one call on both sides.
 local function greenlet_pingpong(n)
-  local left, sleep = n, green.sleep
+  local sleep = green.sleep
   local function player()
-    while left > 0 do left = left - 1; sleep(0) end
+    for _ = 1, n // 2 do sleep(0) end
   end
   local a, b = green.spawn(player), green.spawn(player)
   a:join(); b:join()
@@ -49,11 +52,9 @@ local function coroutine_spawns(n)
   for _ = 1, n do resume(create(empty)) end
 end
 
-local g_switch = median(greenlet_pingpong, 1000000)
-local c_switch = median(coroutine_roundrobin, 1000000)
-local g_spawn = median(greenlet_spawns, 200000)
-local c_spawn = median(coroutine_spawns, 200000)
-local g_batch = median(greenlet_batches, 200000)
+local g_switch, c_switch = paired(greenlet_pingpong, coroutine_roundrobin, 1000000)
+local g_spawn, c_spawn = paired(greenlet_spawns, coroutine_spawns, 200000)
+local g_batch = paired(greenlet_batches, coroutine_spawns, 200000)
 print(string.format("lua switch   greenlet sleep(0) %6.1f ns   coroutine resume/yield %6.1f ns   ratio %.2fx   (target <= 0.5x)",
   g_switch, c_switch, g_switch / c_switch))
 print(string.format("lua spawn    greenlet %7.1f ns   coroutine.create+resume %7.1f ns   ratio %.2fx   (target <= 1.0x)",

@@ -57,9 +57,9 @@ enum {
 void lgreen_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
                       lua_CFunction index, const luaL_Reg *metamethods);
 void lgreen_registry_table(lua_State *L, const void *key, const char *mode);
-int lgreen_check_result(lua_State *L, int rc, const char *what);
+int lgreen_raise_result(lua_State *L, int rc, const char *what);
 int lgreen_push_failure(lua_State *L, int rc, const char *what);
-void lgreen_check_can_block(lua_State *L, const char *what);
+void lgreen_refuse_block(lua_State *L, const char *what);
 double lgreen_opt_timeout(lua_State *L, int index);
 int lgreen_wait_until(lua_State *L, green_waitq_t *watchers, double timeout,
                       int (*ready)(lua_State *L, void *arg), void *arg,
@@ -111,6 +111,22 @@ void lgreen_open_codec(lua_State *L);
    initial-exec, as the hub's own (see runtime/hub.c). */
 extern __thread int lgreen_on_worker __attribute__((tls_model("initial-exec")));
 void lgreen_open_cpu(lua_State *L);
+
+/* Raise if the caller may not block here; then the runtime's own checks
+   follow. Inline, as every blocking call passes through it. Inside a
+   finalizer lua_gc refuses every request (it returns -1): the one place
+   where switching away would leave Lua's collector mid-step. */
+static inline void lgreen_check_can_block(lua_State *L, const char *what) {
+  if (lgreen_on_worker || lua_gc(L, LUA_GCCOUNT, 0) < 0 ||
+      green_hub_current() == NULL)
+    lgreen_refuse_block(L, what);
+}
+
+/* Turn the result of a blocking runtime call into a Lua error where it is
+   one; return it otherwise (0, counts, GREEN_ETIMEDOUT) for the caller. */
+static inline int lgreen_check_result(lua_State *L, int rc, const char *what) {
+  return rc == 0 ? 0 : lgreen_raise_result(L, rc, what);
+}
 
 /* deferred.c */
 void lgreen_open_deferred(lua_State *L);

@@ -135,9 +135,8 @@ static int raise_kill(lua_State *L) {
   return lua_error(L);
 }
 
-/* Turn the result of a blocking runtime call into a Lua error where it is
-   one; return it otherwise (counts, GREEN_ETIMEDOUT) for the caller. */
-int lgreen_check_result(lua_State *L, int rc, const char *what) {
+/* lgreen_check_result's slow path (lgreen.h). */
+int lgreen_raise_result(lua_State *L, int rc, const char *what) {
   switch (rc) {
     case GREEN_ECANCELED:
       return raise_kill(L);
@@ -204,15 +203,13 @@ int lgreen_wait_until(lua_State *L, green_waitq_t *watchers, double timeout,
   return 0;
 }
 
-/* Inside a finalizer, lua_gc refuses every request (it returns -1): the
-   one place where switching away would leave Lua's collector mid-step. */
-void lgreen_check_can_block(lua_State *L, const char *what) {
+/* Why lgreen_check_can_block refused (lgreen.h). */
+void lgreen_refuse_block(lua_State *L, const char *what) {
   if (lgreen_on_worker)
     luaL_error(L, "%s cannot block on a worker thread of a ThreadPool", what);
   if (lua_gc(L, LUA_GCCOUNT, 0) < 0)
     luaL_error(L, "%s cannot block inside a __gc finalizer", what);
-  if (green_hub_current() == NULL)
-    luaL_error(L, "%s: no hub on this thread", what);
+  luaL_error(L, "%s: no hub on this thread", what);
 }
 
 

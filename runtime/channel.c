@@ -22,7 +22,7 @@ struct green_channel {
 };
 
 int green_channel_new(size_t capacity, green_channel_t **out) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   green_channel_t *ch;
   if (out == NULL || capacity > ((size_t)-1) / sizeof(void *))
     return GREEN_EINVAL;

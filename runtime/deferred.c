@@ -34,7 +34,7 @@ struct green_deferred {
 };
 
 int green_deferred_new(green_deferred_t **out) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   green_deferred_t *d;
   if (out == NULL) return GREEN_EINVAL;
   if (hub == NULL) return GREEN_ESRCH;
@@ -93,7 +93,7 @@ static void arrive_from_thread(green_call_t *post) {
 int green_deferred_post(green_deferred_t *d, green_deferred_call_t *call) {
   if (d == NULL || call == NULL || call->fn == NULL) return GREEN_EINVAL;
   call->waiters_ = NULL;
-  if (green_hub_current() == d->hub) {
+  if (green__this_hub == d->hub) {
     enqueue(d, call);
     return 0;
   }

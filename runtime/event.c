@@ -13,7 +13,7 @@ struct green_event {
 };
 
 int green_event_new(green_event_t **out) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   green_event_t *e;
   if (out == NULL) return GREEN_EINVAL;
   if (hub == NULL) return GREEN_ESRCH;

@@ -112,7 +112,7 @@ static void greenlet_main(void *arg) {
 
 static int check_spawn(green_entry_t fn, const green_spawn_options_t *opts,
                        green_hub_t **hub, size_t *stack_size) {
-  *hub = green_hub_current();
+  *hub = green__this_hub;
   if (*hub == NULL) return GREEN_ESRCH;
   if (fn == NULL) return GREEN_EINVAL;
   *stack_size = (*hub)->stack_size;
@@ -188,7 +188,7 @@ int green_spawn_later(double seconds, green_entry_t fn, void *arg,
 
 /* The hub of the caller, if g may be acted on from here. */
 static int check_target(const green_t *g, green_hub_t **out) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   if (hub == NULL) return GREEN_ESRCH;
   if (g == NULL) return GREEN_EINVAL;
   if (g->hub != hub) return GREEN_EXDEV;
@@ -244,7 +244,7 @@ int green_join(green_t *g, double timeout) {
 }
 
 green_t *green_current(void) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   return hub != NULL ? hub->current : NULL;
 }
 

@@ -21,13 +21,10 @@
 #define DEFAULT_GUARDED_MAX     16384u
 #define DEFAULT_SWITCH_INTERVAL 0.005
 
-/* Initial-exec: one instruction to read, no __tls_get_addr call, even in
-   the Lua module that is loaded with dlopen (a pointer fits in the static
-   TLS space glibc keeps for such modules). */
-static __thread green_hub_t *this_hub __attribute__((tls_model("initial-exec")));
+__thread green_hub_t *green__this_hub __attribute__((tls_model("initial-exec")));
 
 green_hub_t *green_hub_current(void) {
-  return this_hub;
+  return green__this_hub;
 }
 
 
@@ -147,7 +144,7 @@ int green_hub_new(const green_hub_options_t *opts, green_hub_t **out) {
   int rc;
   if (out == NULL) return GREEN_EINVAL;
   if ((rc = check_options(opts)) < 0) return rc;
-  if (this_hub != NULL) return GREEN_EEXIST;
+  if (green__this_hub != NULL) return GREEN_EEXIST;
   if ((hub = calloc(1, sizeof *hub)) == NULL) return GREEN_ENOMEM;
   apply_options(hub, opts);
   green__stack_pool_init(hub);
@@ -185,21 +182,21 @@ int green_hub_new(const green_hub_options_t *opts, green_hub_t **out) {
   ev_unref(hub->loop);                  /* a post is not a reason to live */
   green__overflow_install();
   hub->poll_due_ns = green__coarse_ns() + hub->switch_interval_ns;
-  this_hub = hub;
+  green__this_hub = hub;
   *out = hub;
   return 0;
 }
 
 int green_hub_free(green_hub_t *hub) {
   if (hub == NULL) return GREEN_EINVAL;
-  if (hub != this_hub) return GREEN_EXDEV;
+  if (hub != green__this_hub) return GREEN_EXDEV;
   if (hub->current != &hub->main) return GREEN_EPERM;
   if (hub->alive > 0 || hub->records_out > 0) return GREEN_EBUSY;
   ev_ref(hub->loop);
   ev_async_stop(hub->loop, &hub->wake);
   green__altstack_disable(hub);
   green__record_free_all(hub);
-  this_hub = NULL;
+  green__this_hub = NULL;
   free_partial(hub);
   return 0;
 }
@@ -209,7 +206,7 @@ int green_hub_free(green_hub_t *hub) {
 
 static int check_host(green_hub_t *hub) {
   if (hub == NULL) return GREEN_EINVAL;
-  if (hub != this_hub) return GREEN_EXDEV;
+  if (hub != green__this_hub) return GREEN_EXDEV;
   if (hub->current != &hub->main) return GREEN_EPERM;
   return 0;
 }

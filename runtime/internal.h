@@ -14,6 +14,7 @@
 
 #include "context.h"
 #include "green.h"
+#include "list.h"
 
 /* Built with AddressSanitizer (gcc says so one way, clang another). */
 #if defined(__SANITIZE_ADDRESS__)
@@ -40,10 +41,6 @@
      ((cond) ? (void)0 : green__assert_failed(msg, __FILE__, __LINE__))
 #endif
 
-/* Doubly linked circular list; an empty list points at itself. */
-typedef struct green__node {
-  struct green__node *prev, *next;
-} green__node;
 
 /* Stack sizes a hub or a spawn may ask for. */
 #define GREEN__STACK_DEFAULT (256u * 1024)
@@ -148,12 +145,6 @@ struct green_hub {
   green_hub_stats_t stats;
 };
 
-/* list.c */
-void green__list_init(green__node *list);
-int green__list_empty(const green__node *list);
-void green__list_push(green__node *list, green__node *node);
-void green__list_remove(green__node *node);
-green__node *green__list_shift(green__node *list);
 #define green__container(ptr, type, member) \
   ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
@@ -194,6 +185,11 @@ void green__record_free_all(green_hub_t *hub);
 uint64_t green__next_id(void);
 
 /* hub.c */
+/* The hub of this thread. Initial-exec: one instruction to read, no
+   __tls_get_addr call, even in the Lua module that is loaded with dlopen
+   (a pointer fits in the static TLS space glibc keeps for such modules). */
+extern __thread green_hub_t *green__this_hub
+    __attribute__((tls_model("initial-exec")));
 void green__hub_loop(void *arg);
 void green__wake_stuck(green_hub_t *hub);
 
@@ -202,7 +198,17 @@ void green__stack_pool_init(green_hub_t *hub);
 int green__stack_acquire(green_hub_t *hub, size_t size, green__stack **out);
 void green__stack_release(green_hub_t *hub, green__stack *stack);
 void green__stack_pool_free(green_hub_t *hub);
-int green__stack_canary_ok(const green_hub_t *hub, const green__stack *stack);
+
+/* Checked at every switch away from an arena stack, so inline and without
+   memcmp. */
+static inline int green__stack_canary_ok(const green_hub_t *hub,
+                                         const green__stack *stack) {
+  uint64_t diff = 0;
+  int i;
+  for (i = 0; i < GREEN__CANARY_WORDS; i++)
+    diff |= stack->canary[i] ^ hub->canary[i];
+  return diff == 0;
+}
 
 /* overflow.c */
 void green__overflow_install(void);

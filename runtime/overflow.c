@@ -103,7 +103,7 @@ static void pass_on(int sig, siginfo_t *info, void *uc) {
 }
 
 static void on_fault(int sig, siginfo_t *info, void *uc) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   const green_t *g = hub != NULL ? hub->current : NULL;
   if (g != NULL && g->stack != NULL) {
     const char *addr = info->si_addr;

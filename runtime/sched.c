@@ -259,7 +259,7 @@ void green__wake_all(green__node *waitq, int status) {
 
 /* The hub of a caller that may block, or why it may not. */
 int green__check_blocking(green_hub_t **out) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   if (hub == NULL) return GREEN_ESRCH;
   if (hub->current == &hub->hubg) return GREEN_EPERM;
   *out = hub;
@@ -277,7 +277,7 @@ int green__check_blocking_on(green_hub_t *owner, green_hub_t **out) {
 /* The hub of a caller that only wakes others, which may be the hub greenlet
    (a libev callback), if owner is that hub. */
 int green__check_nonblocking(green_hub_t *owner, green_hub_t **out) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   if (hub == NULL) return GREEN_ESRCH;
   if (hub != owner) return GREEN_EXDEV;
   *out = hub;

@@ -19,7 +19,7 @@ struct green_semaphore {
 
 int green_semaphore_new(unsigned value, unsigned bound,
                         green_semaphore_t **out) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   green_semaphore_t *s;
   if (out == NULL || (bound > 0 && value > bound)) return GREEN_EINVAL;
   if (hub == NULL) return GREEN_ESRCH;

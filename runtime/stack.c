@@ -163,10 +163,6 @@ static int map_arena(green_hub_t *hub, green__stack **out) {
   return 0;
 }
 
-int green__stack_canary_ok(const green_hub_t *hub, const green__stack *s) {
-  return memcmp(s->canary, hub->canary, CANARY_BYTES) == 0;
-}
-
 
 /* ---------------------------------------------------------------- pool */
 

@@ -8,7 +8,7 @@
 #include "internal.h"
 
 double green_now(void) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   if (hub == NULL) return 0;
   ev_now_update(hub->loop);
   return ev_now(hub->loop);

@@ -13,7 +13,7 @@ struct green_waitq {
 };
 
 int green_waitq_new(green_waitq_t **out) {
-  green_hub_t *hub = green_hub_current();
+  green_hub_t *hub = green__this_hub;
   green_waitq_t *q;
   if (out == NULL) return GREEN_EINVAL;
   if (hub == NULL) return GREEN_ESRCH;

@@ -1,0 +1,48 @@
+/*
+** list.h: the intrusive circular list behind every queue in the runtime.
+** Inline: the ready queue and the wait queues use it at every switch.
+*/
+
+#ifndef GREEN_LIST_H
+#define GREEN_LIST_H
+
+#include <stddef.h>
+
+/* Doubly linked circular list; an empty list points at itself. */
+typedef struct green__node {
+  struct green__node *prev, *next;
+} green__node;
+
+static inline void green__list_init(green__node *list) {
+  list->prev = list->next = list;
+}
+
+static inline int green__list_empty(const green__node *list) {
+  return list->next == list;
+}
+
+/* Append node at the tail. */
+static inline void green__list_push(green__node *list, green__node *node) {
+  node->prev = list->prev;
+  node->next = list;
+  list->prev->next = node;
+  list->prev = node;
+}
+
+/* Unlink node; it then forms an empty list of its own, so removing twice
+   is harmless. */
+static inline void green__list_remove(green__node *node) {
+  node->prev->next = node->next;
+  node->next->prev = node->prev;
+  node->prev = node->next = node;
+}
+
+/* Remove and return the head, or NULL if the list is empty. */
+static inline green__node *green__list_shift(green__node *list) {
+  green__node *head = list->next;
+  if (head == list) return NULL;
+  green__list_remove(head);
+  return head;
+}
+
+#endif
