@@ -44,11 +44,12 @@ typedef struct lqueue {
 
 /* A queue is a full userdata of our size whose marker field points at
    queue_marker: two cheap calls instead of a metatable lookup on every
-   put and get (the Channel handoff is a fast path). */
+   put and get (the Channel handoff is a fast path). A light userdata has
+   no size (lua_rawlen is 0), so it never passes for one. */
 static lqueue *check_queue(lua_State *L) {
   lqueue *q = lua_touserdata(L, 1);
-  if (q == NULL || lua_type(L, 1) != LUA_TUSERDATA ||
-      lua_rawlen(L, 1) != sizeof *q || q->marker != &queue_marker)
+  if (q == NULL || lua_rawlen(L, 1) != sizeof *q ||
+      q->marker != &queue_marker)
     luaL_typeerror(L, 1, "Queue");
   if (q->getters == NULL) luaL_error(L, "the queue was collected");
   if (q->sorting)
@@ -253,6 +254,7 @@ static int has_room(const lqueue *q) {
    nothing and pay for nothing. */
 static lqueue *push_key(lua_State *L, lqueue *q) {
   if (q->kind != PRIORITY) return q;
+  lua_settop(L, 2);
   if (lua_getiuservalue(L, 1, UV_KEYFN) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_pushvalue(L, 2);
@@ -272,13 +274,13 @@ static lqueue *push_key(lua_State *L, lqueue *q) {
 }
 
 /* Put the item at index 2, waiting at most timeout (0: not at all).
-   nowait_reason is what a full queue returns when not waiting. */
+   nowait_reason is what a full queue returns when not waiting. Results are
+   pushed on top, over whatever else the caller passed. */
 static int put(lua_State *L, lqueue *q, double timeout, const char *what,
                const char *nowait_reason) {
   void *self;
   int rc;
   luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "nil cannot be an item");
-  lua_settop(L, 2);
   q = push_key(L, q);                       /* [q, item, key?] */
   if (q->closed) return fail(L, "closed");
   if (green_waitq_wake_one(q->getters, NULL, &self) == 1) {
@@ -332,12 +334,12 @@ static void admit_putter(lua_State *L, lqueue *q) {
   lua_settop(L, top);
 }
 
-/* Get an item, waiting at most timeout (0: not at all). */
+/* Get an item, waiting at most timeout (0: not at all). The results are
+   pushed on top. */
 static int get(lua_State *L, lqueue *q, double timeout, const char *what,
                const char *nowait_reason) {
   void *self;
   int rc;
-  lua_settop(L, 1);
   if (q->count > 0) {
     take(L, q);
     admit_putter(L, q);
@@ -345,7 +347,7 @@ static int get(lua_State *L, lqueue *q, double timeout, const char *what,
   }
   if (green_waitq_wake_one(q->putters, NULL, &self) == 1) {  /* a Channel */
     lua_xmove((lua_State *)self, L, offered(q));
-    lua_settop(L, 2);
+    lua_pop(L, offered(q) - 1);             /* a PriorityQueue's key */
     if (q->joinable) q->unfinished++;
     return 1;
   }
