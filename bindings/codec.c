@@ -21,15 +21,22 @@
 ** Message: 'G', version, varint count, then each value:
 **   tag [payload]; tables and functions get the next id when first seen,
 **   and a later sight is a REF to that id.
+**
+** A Lua function with no upvalue but _ENV travels as T_SHARED: a number
+** unique in the process, given when it is first dumped, then its bytecode.
+** A receiver loads each such number once and finds it again by that
+** number, without hashing or even copying the bytecode: the function that
+** cpu_bound sends at every call costs a table lookup on the worker.
 */
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lgreen.h"
 
 #define CODEC_MAGIC 'G'
-#define CODEC_VERSION 1
+#define CODEC_VERSION 2
 #define CODEC_MAX_DEPTH 200
 #define CODEC_MAX_PATH 32
 
@@ -40,7 +47,8 @@ enum {
   T_REF,            /* varint id */
   T_LFUNC,          /* bytecode string, varint upvalue count, upvalues */
   T_CFUNC,          /* module string, field string */
-  T_GLOBALS         /* the sender's global table: the receiver's */
+  T_GLOBALS,        /* the sender's global table: the receiver's */
+  T_SHARED          /* varint number, bytecode string */
 };
 
 
@@ -219,29 +227,63 @@ static int write_chunk(lua_State *L, const void *p, size_t n, void *ud) {
   return 0;
 }
 
-/* Push the bytecode of the Lua function at index, dumped once per
-   function (a weak-keyed registry table keeps it). */
+/* Whether the Lua function at index has no upvalue but _ENV, which the
+   receiver's load sets to its globals: then nothing of it differs between
+   two arrivals, and it can be shared. */
+static int is_shareable(lua_State *L, int index) {
+  const char *name = lua_getupvalue(L, index, 1);
+  if (name == NULL) return 1;
+  lua_pop(L, 1);
+  if (strcmp(name, "_ENV") != 0) return 0;
+  if (lua_getupvalue(L, index, 2) == NULL) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* The numbers of shared functions, unique in the process, so that the
+   caches of workers which serve several Lua states never mix two up. */
+static atomic_llong last_shared_number;
+
+/* What a sender keeps of each Lua function it has sent, in a weak-keyed
+   registry table: {bytecode, shared number or 0}. */
 static const char chunks_key = 'd';
 
-static void push_chunk(lua_State *L, int index) {
+static void make_entry(lua_State *L, int index) {
   lgreen_buffer *chunk;
-  lgreen_registry_table(L, &chunks_key, "k");
-  lua_pushvalue(L, index);
-  if (lua_rawget(L, -2) == LUA_TSTRING) {
-    lua_remove(L, -2);
-    return;
-  }
-  lua_pop(L, 1);
+  int shareable = is_shareable(L, index);
+  lua_createtable(L, 2, 0);
   chunk = lgreen_buffer_new(L);
   lua_pushvalue(L, index);
   lua_dump(L, write_chunk, chunk, 0);
   lua_pop(L, 1);
   lua_pushlstring(L, chunk->data, chunk->len);
-  lua_remove(L, -2);                    /* the buffer */
+  lua_rawseti(L, -3, 1);
+  lua_pop(L, 1);                        /* the buffer */
+  lua_pushinteger(L, shareable ? atomic_fetch_add(&last_shared_number, 1) + 1
+                               : 0);
+  lua_rawseti(L, -2, 2);
+}
+
+/* Push the bytecode of the Lua function at index, dumped once per
+   function; return its shared number, or 0 if it cannot be shared. */
+static lua_Integer push_chunk(lua_State *L, int index) {
+  lua_Integer number;
+  lgreen_registry_table(L, &chunks_key, "k");
   lua_pushvalue(L, index);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, -4);
-  lua_remove(L, -2);                    /* the table */
+  if (lua_rawget(L, -2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    make_entry(L, index);
+    lua_pushvalue(L, index);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_rawgeti(L, -1, 2);
+  number = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_rawgeti(L, -1, 1);
+  lua_replace(L, -3);                   /* over the registry table */
+  lua_pop(L, 1);                        /* the entry */
+  return number;
 }
 
 static int is_globals(lua_State *L, int index) {
@@ -250,6 +292,23 @@ static int is_globals(lua_State *L, int index) {
   same = lua_rawequal(L, index, -1);
   lua_pop(L, 1);
   return same;
+}
+
+/* A function that can be shared: no REF, no upvalues, just its number
+   and bytecode. Returns 0, having written nothing, for one that cannot. */
+static int encode_shared_function(encoder *e, int index) {
+  lua_State *L = e->L;
+  const char *chunk_data;
+  size_t chunk_len;
+  lua_Integer number = push_chunk(L, index);
+  if (number != 0) {
+    chunk_data = lua_tolstring(L, -1, &chunk_len);
+    put_byte(L, e->b, T_SHARED);
+    put_varint(L, e->b, (size_t)number);
+    put_string(L, e->b, chunk_data, chunk_len);
+  }
+  lua_pop(L, 1);
+  return number != 0;
 }
 
 static void encode_lua_function(encoder *e, int index) {
@@ -373,7 +432,8 @@ static void encode(encoder *e, int index) {
       break;
     case LUA_TFUNCTION:
       if (lua_iscfunction(L, index)) encode_c_function(e, index);
-      else if (!remembered(e, index)) encode_lua_function(e, index);
+      else if (!encode_shared_function(e, index) && !remembered(e, index))
+        encode_lua_function(e, index);
       break;
     default:
       refuse_type(e, index);
@@ -396,7 +456,8 @@ void lgreen_encode(lua_State *L, int first, int n, const char *what,
   put_varint(L, out, (size_t)n);
   for (i = 0; i < n; i++) {
     int type = lua_type(L, first + i);
-    if (e.memo == 0 && (type == LUA_TTABLE || type == LUA_TFUNCTION)) {
+    if (e.memo == 0 && (type == LUA_TTABLE || (type == LUA_TFUNCTION &&
+        (lua_iscfunction(L, first + i) || !is_shareable(L, first + i))))) {
       lua_newtable(L);                /* only messages with these need it */
       e.memo = lua_gettop(L);
     }
@@ -480,50 +541,49 @@ static void decode_table(decoder *d) {
   else corrupt(d);
 }
 
-/* Functions whose only upvalue is _ENV (or none) are loaded once per
-   state and shared: nothing of theirs differs between two arrivals. */
+static void load_chunk(lua_State *L, const char *chunk, size_t len) {
+  if (luaL_loadbufferx(L, chunk, len, "=(worker function)", "b") != LUA_OK)
+    lua_error(L);
+}
+
+/* Shared functions are loaded once per state and kept by their number, a
+   bounded number of them: the table starts afresh when full. */
 static const char loaded_key = 'l';
 #define CODEC_LOADED_MAX 1024
 
-static void load_chunk(decoder *d, const char *chunk, size_t len, int share) {
+static void decode_shared_function(decoder *d) {
   lua_State *L = d->L;
-  if (share) {
-    lgreen_registry_table(L, &loaded_key, NULL);
-    lua_pushlstring(L, chunk, len);
-    if (lua_rawget(L, -2) == LUA_TFUNCTION) {
-      lua_remove(L, -2);
-      return;
-    }
-    lua_pop(L, 1);
-  }
-  if (luaL_loadbufferx(L, chunk, len, "=(worker function)", "b") != LUA_OK)
-    lua_error(L);
-  if (share) {
-    lua_getfield(L, -2, "n");
-    if (lua_tointeger(L, -1) >= CODEC_LOADED_MAX) {   /* start afresh */
-      lua_newtable(L);
-      lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
-    } else {
-      lua_pushlstring(L, chunk, len);
-      lua_pushvalue(L, -3);
-      lua_rawset(L, -5);
-      lua_pushinteger(L, lua_tointeger(L, -1) + 1);
-      lua_setfield(L, -4, "n");
-    }
-    lua_pop(L, 1);
+  size_t number = get_varint(d), len;
+  const char *chunk = get_string(d, &len);
+  if (!d->trusted) corrupt(d);
+  lgreen_registry_table(L, &loaded_key, NULL);
+  if (lua_rawgeti(L, -1, (lua_Integer)number) == LUA_TFUNCTION) {
     lua_remove(L, -2);
+    return;
   }
+  lua_pop(L, 1);
+  load_chunk(L, chunk, len);            /* _ENV, if it has it, is set */
+  lua_getfield(L, -2, "n");
+  if (lua_tointeger(L, -1) >= CODEC_LOADED_MAX) {
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
+  } else {
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -4, (lua_Integer)number);
+    lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+    lua_setfield(L, -4, "n");
+  }
+  lua_pop(L, 1);
+  lua_remove(L, -2);
 }
 
 static void decode_lua_function(decoder *d) {
   lua_State *L = d->L;
   size_t len, n, i;
   const char *chunk = get_string(d, &len);
-  int share;
   if (!d->trusted) corrupt(d);
   n = get_varint(d);
-  share = n == 0 || (n == 1 && d->p < d->end && *d->p == T_GLOBALS);
-  load_chunk(d, chunk, len, share);
+  load_chunk(L, chunk, len);
   remember(d);
   for (i = 1; i <= n; i++) {
     decode(d);
@@ -578,6 +638,7 @@ static void decode(decoder *d) {
       break;
     }
     case T_LFUNC: decode_lua_function(d); break;
+    case T_SHARED: decode_shared_function(d); break;
     case T_CFUNC: decode_c_function(d); break;
     case T_GLOBALS: lua_pushglobaltable(L); break;
     default: corrupt(d);

@@ -29,14 +29,30 @@ typedef struct {
   green_threadpool_t *pool;
 } lpool;
 
+/* A caller's package.path and package.cpath, shared by its tasks until
+   they change: a worker sets its own only when the generation differs
+   from the one it last set. */
+typedef struct {
+  atomic_int refs;
+  long long generation;     /* unique in the process */
+  char *path, *cpath;       /* NULL: not a string */
+} paths;
+
 typedef struct {
   green_work_t work;
   char *request, *reply;    /* codec messages */
   size_t request_len, reply_len;
   int failed;               /* reply holds the error, not results */
   int plain;                /* reply is a bare message: encoding failed */
-  char *path, *cpath;       /* the caller's package.path and cpath */
+  paths *paths;
 } task;
+
+static void release_paths(paths *p) {
+  if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1) return;
+  free(p->path);
+  free(p->cpath);
+  free(p);
+}
 
 /* Tasks allocated and not yet freed, for the specs: a task its caller
    abandoned must still be freed, by its worker. */
@@ -46,8 +62,7 @@ static void free_task(task *t) {
   atomic_fetch_sub(&live_tasks, 1);
   free(t->request);
   free(t->reply);
-  free(t->path);
-  free(t->cpath);
+  release_paths(t->paths);
   free(t);
 }
 
@@ -74,6 +89,9 @@ static int open_libs(lua_State *L) {
   return 0;
 }
 
+/* The generation of paths this worker thread's state has set. */
+static __thread long long paths_set;
+
 /* This worker thread's lua_State, made on its first task. */
 static lua_State *worker_state(void) {
   lua_State *L;
@@ -94,14 +112,17 @@ static void set_path(lua_State *L, const char *field, const char *value) {
   if (value == NULL) return;
   lua_getglobal(L, "package");
   if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, field);
-    if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), value) != 0) {
-      lua_pushstring(L, value);
-      lua_setfield(L, -3, field);
-    }
-    lua_pop(L, 1);
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, field);
   }
   lua_pop(L, 1);
+}
+
+static void set_paths(lua_State *L, const paths *p) {
+  if (p->generation == paths_set) return;
+  set_path(L, "path", p->path);
+  set_path(L, "cpath", p->cpath);
+  paths_set = p->generation;
 }
 
 /* The worker's message handler: strings get the worker's traceback. */
@@ -117,8 +138,7 @@ static int run_protected(lua_State *L) {
   task *t = lua_touserdata(L, 1);
   lgreen_buffer *b;
   int n, status;
-  set_path(L, "path", t->path);
-  set_path(L, "cpath", t->cpath);
+  set_paths(L, t->paths);
   lua_pushcfunction(L, worker_traceback);
   n = lgreen_decode(L, t->request, t->request_len, 1);
   status = lua_pcall(L, n - 1, LUA_MULTRET, 2);
@@ -172,23 +192,88 @@ static char *copy_string(lua_State *L, int index, int *ok) {
   return copy;
 }
 
+/* The paths a caller's state last sent, in a registry userdata whose user
+   values are the strings they were copied from. */
+static const char paths_key = 'p';
+
+static int paths_gc(lua_State *L) {
+  paths **current = lua_touserdata(L, 1);
+  release_paths(*current);
+  *current = NULL;
+  return 0;
+}
+
+static paths **push_paths_cache(lua_State *L) {
+  paths **current;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &paths_key) == LUA_TUSERDATA)
+    return lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  current = lua_newuserdatauv(L, sizeof *current, 2);
+  *current = NULL;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, paths_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &paths_key);
+  return current;
+}
+
+/* Whether user value `slot` of the paths cache at `cache` is the string
+   (or nil) at `index`; the same string object compares at once. */
+static int same_as_sent(lua_State *L, int cache, int slot, int index) {
+  int same;
+  lua_getiuservalue(L, cache, slot);
+  same = lua_rawequal(L, -1, index);
+  lua_pop(L, 1);
+  return same;
+}
+
+/* The caller's current paths, with a reference for a task: the last ones
+   sent if package.path and cpath are the same strings, else a copy. */
+static paths *current_paths(lua_State *L) {
+  static atomic_llong last_generation;
+  paths **current, *p;
+  int ok = 1, path = lua_gettop(L) + 1, cpath = path + 1, cache = path + 2;
+  push_package_field(L, "path");
+  push_package_field(L, "cpath");
+  current = push_paths_cache(L);
+  if (*current == NULL || !same_as_sent(L, cache, 1, path) ||
+      !same_as_sent(L, cache, 2, cpath)) {
+    if ((p = calloc(1, sizeof *p)) == NULL) return NULL;
+    p->path = copy_string(L, path, &ok);
+    p->cpath = copy_string(L, cpath, &ok);
+    if (!ok) {
+      release_paths(p);
+      return NULL;
+    }
+    atomic_init(&p->refs, 1);
+    p->generation = atomic_fetch_add(&last_generation, 1) + 1;
+    release_paths(*current);
+    *current = p;
+    lua_pushvalue(L, path);
+    lua_setiuservalue(L, cache, 1);
+    lua_pushvalue(L, cpath);
+    lua_setiuservalue(L, cache, 2);
+  }
+  lua_pop(L, 3);
+  atomic_fetch_add(&(*current)->refs, 1);
+  return *current;
+}
+
 /* A task for the function at `fn` and the arguments above it. What may
-   raise (encoding, the package paths) comes before the first malloc. */
+   raise (encoding) comes before the first malloc. */
 static task *new_task(lua_State *L, int fn) {
-  int n = lua_gettop(L) - fn + 1, ok = 1;
+  int n = lua_gettop(L) - fn + 1;
   lgreen_buffer *b = lgreen_buffer_new(L);
   task *t;
   lgreen_encode(L, fn, n, "argument", 0, b);
-  push_package_field(L, "path");
-  push_package_field(L, "cpath");
   if ((t = calloc(1, sizeof *t)) == NULL)
     luaL_error(L, "cpu_bound: not enough memory");
   atomic_fetch_add(&live_tasks, 1);
   t->work.fn = run_task;
   t->work.abandon = abandon_task;
-  t->path = copy_string(L, -2, &ok);
-  t->cpath = copy_string(L, -1, &ok);
-  if (!ok) {
+  if ((t->paths = current_paths(L)) == NULL) {
     free_task(t);
     luaL_error(L, "cpu_bound: not enough memory");
   }

@@ -65,6 +65,9 @@ describe("the codec", function()
     local pure = function(x) return math.abs(x) end
     local message = encode(pure)
     assert.equals(decode(message), decode(message))
+    local x, y = roundtrip(pure, {pure})  -- in one message, and in another
+    assert.equals(x, y[1])
+    assert.equals(decode(message), x)
     local n = 0
     local counting = function() n = n + 1; return n end
     local counted = encode(counting)
@@ -119,7 +122,7 @@ describe("the codec", function()
         bytes[math.random(1, #bytes)] = math.random(0, 255)
       end
       local damaged = string.char(table.unpack(bytes))
-      if not damaged:find("[\9\10]") then      -- no function tags: bytecode
+      if not damaged:find("[\9\10\12]") then  -- no function tags: bytecode
                                                  -- and require are trusted
         local ok, err = pcall(decode, damaged)
         if not ok then assert.matches("corrupt message", err) end

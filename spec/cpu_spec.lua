@@ -144,6 +144,21 @@ describe("green.cpu_bound", function()
     assert.equals(15, result)
   end)
 
+  it("gives a worker the caller's package paths again whenever they change", function()
+    local one = green.threadpool(1)
+    local paths = green.cpu_bound(function()
+      return package.path, package.cpath
+    end, one)
+    local saved = package.path
+    assert.same({saved, package.cpath}, {paths()})
+    package.path = "changed/?.lua"
+    assert.same({"changed/?.lua", package.cpath}, {paths()})
+    assert.same({"changed/?.lua", package.cpath}, {paths()})
+    package.path = saved
+    assert.same({saved, package.cpath}, {paths()})
+    one:close()
+  end)
+
   it("refuses green's blocking calls on a worker; cpu_bound there runs inline", function()
     assert.error_matches(green.cpu_bound(function() require("green").sleep(0.01) end),
       "sleep cannot block on a worker thread", 1, true)
