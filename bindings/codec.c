@@ -54,31 +54,21 @@ enum {
 
 /* ---------------------------------------------------------------- buffer */
 
-static int buffer_gc(lua_State *L) {
-  lgreen_buffer *b = lua_touserdata(L, 1);
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-  return 0;
-}
-
-lgreen_buffer *lgreen_buffer_new(lua_State *L) {
-  lgreen_buffer *b = lua_newuserdatauv(L, sizeof *b, 0);
-  memset(b, 0, sizeof *b);
-  if (luaL_newmetatable(L, "green.buffer")) {
-    lua_pushcfunction(L, buffer_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return b;
+void lgreen_buffer_init(lua_State *L, lgreen_buffer *b) {
+  b->cap = 256;
+  b->len = 0;
+  b->data = lua_newuserdatauv(L, b->cap, 0);
+  b->box = lua_gettop(L);
 }
 
 static void put(lua_State *L, lgreen_buffer *b, const void *data, size_t n) {
   if (b->cap - b->len < n) {
-    size_t cap = b->cap ? b->cap : 256;
+    size_t cap = b->cap;
     char *grown;
     while (cap - b->len < n) cap *= 2;
-    if ((grown = realloc(b->data, cap)) == NULL) luaL_error(L, "not enough memory");
+    grown = lua_newuserdatauv(L, cap, 0);
+    memcpy(grown, b->data, b->len);
+    lua_replace(L, b->box);
     b->data = grown;
     b->cap = cap;
   }
@@ -249,14 +239,14 @@ static atomic_llong last_shared_number;
 static const char chunks_key = 'd';
 
 static void make_entry(lua_State *L, int index) {
-  lgreen_buffer *chunk;
+  lgreen_buffer chunk;
   int shareable = is_shareable(L, index);
   lua_createtable(L, 2, 0);
-  chunk = lgreen_buffer_new(L);
+  lgreen_buffer_init(L, &chunk);
   lua_pushvalue(L, index);
-  lua_dump(L, write_chunk, chunk, 0);
+  lua_dump(L, write_chunk, &chunk, 0);
   lua_pop(L, 1);
-  lua_pushlstring(L, chunk->data, chunk->len);
+  lua_pushlstring(L, chunk.data, chunk.len);
   lua_rawseti(L, -3, 1);
   lua_pop(L, 1);                        /* the buffer */
   lua_pushinteger(L, shareable ? atomic_fetch_add(&last_shared_number, 1) + 1
@@ -679,9 +669,10 @@ int lgreen_decode(lua_State *L, const char *data, size_t len, int trusted) {
 /* _codec_encode(...): the message for the arguments, as a string. */
 static int l_encode(lua_State *L) {
   int n = lua_gettop(L);
-  lgreen_buffer *b = lgreen_buffer_new(L);
-  lgreen_encode(L, 1, n, "argument", 1, b);
-  lua_pushlstring(L, b->data, b->len);
+  lgreen_buffer b;
+  lgreen_buffer_init(L, &b);
+  lgreen_encode(L, 1, n, "argument", 1, &b);
+  lua_pushlstring(L, b.data, b.len);
   return 1;
 }
 

@@ -136,19 +136,20 @@ static int worker_traceback(lua_State *L) {
 /* Run a task's function on L; the reply is what it returned or raised. */
 static int run_protected(lua_State *L) {
   task *t = lua_touserdata(L, 1);
-  lgreen_buffer *b;
+  lgreen_buffer b;
   int n, status;
   set_paths(L, t->paths);
   lua_pushcfunction(L, worker_traceback);
   n = lgreen_decode(L, t->request, t->request_len, 1);
   status = lua_pcall(L, n - 1, LUA_MULTRET, 2);
   n = lua_gettop(L) - 2;
-  b = lgreen_buffer_new(L);
+  lgreen_buffer_init(L, &b);
   t->failed = status != LUA_OK;
-  lgreen_encode(L, 3, n, t->failed ? "error" : "result", 1, b);
-  t->reply = b->data;
-  t->reply_len = b->len;
-  b->data = NULL;
+  lgreen_encode(L, 3, n, t->failed ? "error" : "result", 1, &b);
+  if ((t->reply = malloc(b.len)) == NULL)
+    return luaL_error(L, "not enough memory for the reply");
+  memcpy(t->reply, b.data, b.len);
+  t->reply_len = b.len;
   return 0;
 }
 
@@ -262,42 +263,61 @@ static paths *current_paths(lua_State *L) {
 }
 
 /* A task for the function at `fn` and the arguments above it. What may
-   raise (encoding) comes before the first malloc. */
+   raise (encoding, reading the paths) comes before the first malloc. */
 static task *new_task(lua_State *L, int fn) {
   int n = lua_gettop(L) - fn + 1;
-  lgreen_buffer *b = lgreen_buffer_new(L);
+  lgreen_buffer b;
+  paths *p;
   task *t;
-  lgreen_encode(L, fn, n, "argument", 0, b);
-  if ((t = calloc(1, sizeof *t)) == NULL)
+  lgreen_buffer_init(L, &b);
+  lgreen_encode(L, fn, n, "argument", 0, &b);
+  if ((p = current_paths(L)) == NULL || (t = calloc(1, sizeof *t)) == NULL) {
+    release_paths(p);
     luaL_error(L, "cpu_bound: not enough memory");
+  }
   atomic_fetch_add(&live_tasks, 1);
   t->work.fn = run_task;
   t->work.abandon = abandon_task;
-  if ((t->paths = current_paths(L)) == NULL) {
+  t->paths = p;
+  if ((t->request = malloc(b.len)) == NULL) {
     free_task(t);
     luaL_error(L, "cpu_bound: not enough memory");
   }
-  t->request = b->data;
-  t->request_len = b->len;
-  b->data = NULL;
+  memcpy(t->request, b.data, b.len);
+  t->request_len = b.len;
+  lua_pop(L, 1);                        /* the buffer */
   return t;
 }
 
-/* Push what the worker sent back, or raise it. The reply moves into a
-   Lua-owned buffer first, so nothing leaks if decoding raises. */
+static int copy_reply(lua_State *L) {
+  const task *t = lua_touserdata(L, 1);
+  memcpy(lua_newuserdatauv(L, t->reply_len, 0), t->reply, t->reply_len);
+  return 1;
+}
+
+/* Push what the worker sent back, or raise it. The reply is copied into
+   Lua's memory first, under pcall, and the task freed whatever happens,
+   so nothing leaks if copying or decoding raises. */
 static int deliver(lua_State *L, task *t) {
-  lgreen_buffer *b = lgreen_buffer_new(L);
-  int failed = t->failed, plain = t->plain, top = lua_gettop(L), n;
-  b->data = t->reply;
-  b->len = b->cap = t->reply_len;
-  t->reply = NULL;
+  int failed = t->failed, plain = t->plain, status, top, n;
+  size_t len = t->reply_len;
+  const char *reply;
+  if (t->reply == NULL) {
+    free_task(t);
+    return luaL_error(L, "cpu_bound: not enough memory");
+  }
+  lua_pushcfunction(L, copy_reply);
+  lua_pushlightuserdata(L, t);
+  status = lua_pcall(L, 1, 1, 0);
   free_task(t);
-  if (b->data == NULL) return luaL_error(L, "cpu_bound: not enough memory");
+  if (status != LUA_OK) return lua_error(L);
+  reply = lua_touserdata(L, -1);
+  top = lua_gettop(L);
   if (plain) {
-    lua_pushlstring(L, b->data, b->len);
+    lua_pushlstring(L, reply, len);
     return lua_error(L);
   }
-  n = lgreen_decode(L, b->data, b->len, 1);
+  n = lgreen_decode(L, reply, len, 1);
   if (failed) return lua_error(L);
   lua_remove(L, top);
   return n;

@@ -94,11 +94,15 @@ void lgreen_open_event(lua_State *L);
 void lgreen_open_queue(lua_State *L);
 
 /* codec.c: Lua values as bytes, between lua_States (see codec.c) */
+/* A message being written. Its bytes live in a plain userdata at stack
+   index box, replaced by a larger one as it grows, so an error anywhere
+   leaves nothing to free and no finalizer is needed. */
 typedef struct lgreen_buffer {
   char *data;
   size_t len, cap;
+  int box;
 } lgreen_buffer;
-lgreen_buffer *lgreen_buffer_new(lua_State *L);
+void lgreen_buffer_init(lua_State *L, lgreen_buffer *b);   /* pushes box */
 /* Values first.. first+n-1, numbered from `position` in refusals ("what
    position"; 0 is "the function"). */
 void lgreen_encode(lua_State *L, int first, int n, const char *what,

@@ -21,14 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int round_trip(lua_State *L) {
   const char *message = lua_touserdata(L, 1);
   size_t len = (size_t)lua_tointeger(L, 2);
-  lgreen_buffer *b;
+  lgreen_buffer b;
   int n, again, base;
   lua_settop(L, 0);
   n = lgreen_decode(L, message, len, 0);
-  b = lgreen_buffer_new(L);
-  lgreen_encode(L, 1, n, "value", 1, b);
+  lgreen_buffer_init(L, &b);
+  lgreen_encode(L, 1, n, "value", 1, &b);
   base = lua_gettop(L);
-  again = lgreen_decode(L, b->data, b->len, 1);
+  again = lgreen_decode(L, b.data, b.len, 1);
   if (again != n) {
     fprintf(stderr, "decoded %d values, re-encoded %d\n", n, again);
     abort();
