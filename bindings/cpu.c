@@ -271,9 +271,12 @@ static task *new_task(lua_State *L, int fn) {
   task *t;
   lgreen_buffer_init(L, &b);
   lgreen_encode(L, fn, n, "argument", 0, &b);
-  if ((p = current_paths(L)) == NULL || (t = calloc(1, sizeof *t)) == NULL) {
+  p = current_paths(L);
+  t = p != NULL ? calloc(1, sizeof *t) : NULL;
+  if (t == NULL) {
     release_paths(p);
     luaL_error(L, "cpu_bound: not enough memory");
+    return NULL;
   }
   atomic_fetch_add(&live_tasks, 1);
   t->work.fn = run_task;
