@@ -41,7 +41,6 @@
      ((cond) ? (void)0 : green__assert_failed(msg, __FILE__, __LINE__))
 #endif
 
-
 /* Stack sizes a hub or a spawn may ask for. */
 #define GREEN__STACK_DEFAULT (256u * 1024)
 #define GREEN__STACK_MIN     (16u * 1024)
