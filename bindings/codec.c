@@ -284,33 +284,28 @@ static int is_globals(lua_State *L, int index) {
   return same;
 }
 
-/* A function that can be shared: no REF, no upvalues, just its number
-   and bytecode. Returns 0, having written nothing, for one that cannot. */
-static int encode_shared_function(encoder *e, int index) {
-  lua_State *L = e->L;
-  const char *chunk_data;
-  size_t chunk_len;
-  lua_Integer number = push_chunk(L, index);
-  if (number != 0) {
-    chunk_data = lua_tolstring(L, -1, &chunk_len);
-    put_byte(L, e->b, T_SHARED);
-    put_varint(L, e->b, (size_t)number);
-    put_string(L, e->b, chunk_data, chunk_len);
-  }
-  lua_pop(L, 1);
-  return number != 0;
-}
-
+/* A function that can be shared goes as its number and bytecode, with no
+   REF and no upvalues; any other as T_LFUNC (or a REF to it) with copies
+   of its upvalues. */
 static void encode_lua_function(encoder *e, int index) {
   lua_State *L = e->L;
   const char *chunk_data;
   size_t chunk_len;
   int n, i;
-  put_byte(L, e->b, T_LFUNC);
-  push_chunk(L, index);
+  lua_Integer number = push_chunk(L, index);
   chunk_data = lua_tolstring(L, -1, &chunk_len);
+  if (number != 0) {
+    put_byte(L, e->b, T_SHARED);
+    put_varint(L, e->b, (size_t)number);
+  } else if (remembered(e, index)) {
+    lua_pop(L, 1);
+    return;
+  } else {
+    put_byte(L, e->b, T_LFUNC);
+  }
   put_string(L, e->b, chunk_data, chunk_len);
   lua_pop(L, 1);
+  if (number != 0) return;
   for (n = 0; lua_getupvalue(L, index, n + 1) != NULL; n++) lua_pop(L, 1);
   put_varint(L, e->b, (size_t)n);
   for (i = 1; i <= n; i++) {
@@ -422,8 +417,7 @@ static void encode(encoder *e, int index) {
       break;
     case LUA_TFUNCTION:
       if (lua_iscfunction(L, index)) encode_c_function(e, index);
-      else if (!encode_shared_function(e, index) && !remembered(e, index))
-        encode_lua_function(e, index);
+      else encode_lua_function(e, index);
       break;
     default:
       refuse_type(e, index);
