@@ -17,31 +17,28 @@ static const char adopted_key = 'a';
 enum { LINK_ANY, LINK_VALUE, LINK_EXCEPTION };
 
 
-/* Registry key of the Greenlet metatable. Looking it up by address avoids
-   the string compare that every lua_getfield with a C string costs. */
-static const char metatable_key = 'm';
+/* Every record starts with this address: a userdata of a record's size
+   that carries it is a Greenlet. Two API calls, where comparing
+   metatables takes five and a registry lookup. */
+static const char marker = 'g';
 
 lgreen *lgreen_check(lua_State *L, int index) {
   lgreen *lg = lua_touserdata(L, index);
-  if (lg != NULL && lua_getmetatable(L, index)) {
-    int same;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &metatable_key);
-    same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (same) return lg;
-  }
-  luaL_typeerror(L, index, "Greenlet");
-  return NULL;
+  if (lg == NULL || lua_rawlen(L, index) != sizeof *lg || lg->marker != &marker)
+    luaL_typeerror(L, index, "Greenlet");
+  return lg;
 }
 
-static void set_metatable(lua_State *L) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &metatable_key);
+static void set_metatable(lua_State *L, lgreen_pool *pool) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, pool->metatable);
   lua_setmetatable(L, -2);
 }
 
-static void init_record(lgreen *lg) {
+static void init_record(lgreen *lg, lgreen_pool *pool) {
   memset(lg, 0, sizeof *lg);
-  lg->pending_ref = lg->handle_ref = LUA_NOREF;
+  lg->marker = &marker;
+  lg->pool = pool;
+  lg->pending_ref = lg->thread.anchor = lg->thread.handle = LUA_NOREF;
 }
 
 /* Push the user value table of the handle at ud, made on first use. */
@@ -66,12 +63,11 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
   }
   lua_pop(L, 1);
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
-  init_record(lg);
-  lg->g = g;
+  init_record(lg, lgreen_pool_open(L));
+  lg->g = g;                    /* no thread: it may run on any Lua thread */
   lg->id = green_id(g);
-  lg->T = NULL;                 /* not ours: it may run on any Lua thread */
   lg->started = lg->adopted = 1;
-  set_metatable(L);
+  set_metatable(L, lg->pool);
   if (g == green_current() && green_data(g) == NULL) {
     lgreen_push_env(L, lua_gettop(L));
     lua_pushliteral(L, "main");
@@ -86,17 +82,7 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
 }
 
 void lgreen_push_handle(lua_State *L, lgreen *lg) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lg->handle_ref);
-}
-
-static void set_handle(lua_State *L, lgreen *lg, int ud) {
-  if (ud != 0) {
-    lua_pushvalue(L, ud);
-    lg->handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  } else {
-    luaL_unref(L, LUA_REGISTRYINDEX, lg->handle_ref);
-    lg->handle_ref = LUA_NOREF;
-  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lg->thread.handle);
 }
 
 /* Push the handle of the running greenlet; return its record. */
@@ -176,13 +162,15 @@ static void record_end(lua_State *L, lgreen *lg, int status, int first,
 /* Empty the greenlet's thread, which lets go of the handle in slot 1, and
    give it back to the pool. lg must not be touched afterwards. */
 static void retire_thread(lua_State *L, lgreen *lg) {
-  lua_State *T = lg->T;
-  lgreen_pool *pool = lg->pool;
+  lgreen_thread thread = lg->thread;
   green_release(lg->g);         /* the hub keeps the record until reaped */
   lg->g = NULL;
-  set_handle(L, lg, 0);
-  lua_settop(T, 0);
-  lgreen_pool_give(T, pool);
+  lg->thread.T = NULL;
+  lg->thread.handle = lg->thread.anchor = LUA_NOREF;
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, LUA_REGISTRYINDEX, thread.handle);
+  lua_settop(thread.T, 0);
+  lgreen_pool_give(L, lg->pool, thread);
 }
 
 /* After the greenlet's end is recorded: links, and its thread back to the
@@ -202,7 +190,7 @@ static void retire(lua_State *L, lgreen *lg, int ud) {
 /* Runs on the greenlet's own thread T once its function has returned. T
    holds [handle, handler, results...] or [handle, handler, error]. */
 static void finish(lgreen *lg, int status) {
-  lua_State *T = lg->T;
+  lua_State *T = lg->thread.T;
   int nres = lua_gettop(T) - 2;
   /* Outside any call, T's stack is only as large as it last needed. With
      no memory to grow it, the results are dropped and it counts as failed. */
@@ -240,7 +228,7 @@ static int keep_traceback(lua_State *L) {
 static void *entry(void *arg) {
   lgreen *lg = arg;
   lg->started = 1;
-  finish(lg, lua_pcall(lg->T, lg->nargs, LUA_MULTRET, 2));
+  finish(lg, lua_pcall(lg->thread.T, lg->nargs, LUA_MULTRET, 2));
   return NULL;
 }
 
@@ -263,15 +251,15 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   lua_State *T;
   luaL_checktype(L, fn_index, LUA_TFUNCTION);
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
-  init_record(lg);
+  init_record(lg, pool);
   lg->raw = (unsigned char)raw;
-  lg->pool = pool;
-  set_metatable(L);
+  set_metatable(L, pool);
   if (!raw) lgreen_record_spawn_tree(L, lua_gettop(L));
-  T = lg->T = lgreen_pool_take(L, pool);
+  lg->thread = lgreen_pool_take(L, pool);
+  T = lg->thread.T;
   lg->nargs = nargs;
   if (!lua_checkstack(T, nargs + 3)) {
-    lgreen_pool_give(T, pool);
+    lgreen_pool_give(L, pool, lg->thread);
     return luaL_error(L, "spawn: too many arguments");
   }
   lua_pushvalue(L, -1);
@@ -283,12 +271,13 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
                  : green_spawn(entry, lg, NULL, &lg->g);
   if (rc < 0) {
     lua_settop(T, 0);
-    lgreen_pool_give(T, pool);
+    lgreen_pool_give(L, pool, lg->thread);
     return luaL_error(L, "spawn: %s", green_strerror(rc));
   }
   green_set_data(lg->g, lg);
   lg->id = green_id(lg->g);
-  set_handle(L, lg, lua_gettop(L));
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, LUA_REGISTRYINDEX, lg->thread.handle);
   return 1;
 }
 
@@ -572,7 +561,10 @@ void lgreen_open_greenlet(lua_State *L) {
   };
   lgreen_pool *pool = lgreen_pool_open(L);
   lgreen_new_class(L, LGREEN_GREENLET, methods, l_index, metamethods);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &metatable_key);
+  if (pool->metatable == LUA_NOREF)
+    pool->metatable = luaL_ref(L, LUA_REGISTRYINDEX);
+  else                                  /* green opened again */
+    lua_rawseti(L, LUA_REGISTRYINDEX, pool->metatable);
   lua_pushlightuserdata(L, pool);
   luaL_setfuncs(L, functions, 1);
 }

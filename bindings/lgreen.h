@@ -15,27 +15,37 @@
 #define LGREEN_GREENLET "green.Greenlet"
 #define LGREEN_TIMEOUT "green.Timeout"
 
-/* Finished greenlets' Lua threads, kept for reuse (pool.c). */
+/* A Lua thread for greenlets, with its two registry slots (pool.c). */
+typedef struct lgreen_thread {
+  lua_State *T;
+  int anchor;               /* registry: T itself, while it runs or idles */
+  int handle;               /* registry: the handle of its greenlet */
+} lgreen_thread;
+
+/* Finished greenlets' Lua threads, kept for reuse, and the registry slot
+   of the Greenlet metatable: one per Lua state. */
 #define LGREEN_POOL_MAX 256
 typedef struct lgreen_pool {
-  lua_State *idle[LGREEN_POOL_MAX];
+  lgreen_thread idle[LGREEN_POOL_MAX];
   int count;
+  int metatable;
 } lgreen_pool;
 
 /*
 ** A Lua greenlet: a Lua thread run with lua_pcall on a C greenlet's stack.
-** The userdata is the Lua handle; while the greenlet may run, slot 1 of its
-** thread's stack holds it. Its user value, made when first needed, is a
-** table with the results, the error, links and the name.
+** The userdata is the Lua handle; while the greenlet may run, its thread's
+** handle slot in the registry and slot 1 of the thread's stack hold it. Its
+** user value, made when first needed, is a table with the results, the
+** error, links and the name.
 */
 typedef struct lgreen {
+  const void *marker;       /* tells a Greenlet from other userdata */
   green_t *g;               /* C greenlet, referenced until it finished;
                                then NULL: the handle needs no finalizer */
   uint64_t id;
-  lua_State *T;             /* the Lua thread it runs on */
-  lgreen_pool *pool;        /* where T goes back */
+  lgreen_thread thread;     /* what it runs on; T NULL once it finished */
+  lgreen_pool *pool;        /* where the thread goes back */
   int pending_ref;          /* registry: error to raise at the next kill */
-  int handle_ref;           /* registry: the handle, while it may run */
   int nargs;
   unsigned char started, done, failed, raw, adopted;
 } lgreen;
@@ -139,8 +149,8 @@ void lgreen_open_deferred(lua_State *L);
 void lgreen_open_semaphore(lua_State *L);
 
 /* pool.c */
-lua_State *lgreen_pool_take(lua_State *L, lgreen_pool *pool);
-void lgreen_pool_give(lua_State *T, lgreen_pool *pool);
+lgreen_thread lgreen_pool_take(lua_State *L, lgreen_pool *pool);
+void lgreen_pool_give(lua_State *L, lgreen_pool *pool, lgreen_thread t);
 lgreen_pool *lgreen_pool_open(lua_State *L);
 
 /* hub.c */

@@ -160,7 +160,7 @@ static void push_tree_path(lua_State *L, int ud) {
 
 /* Append one greenlet's entry to the table at `out`. */
 static void describe(lua_State *L, int out, lgreen *lg, int ud) {
-  lua_State *T = lg->T;
+  lua_State *T = lg->thread.T;
   luaL_tolstring(L, ud, NULL);
   push_tree_path(L, ud);
   lua_pushfstring(L, "%s\n  spawn tree: %s\n", lua_tostring(L, -2),
@@ -194,7 +194,7 @@ static int describe_one(green_t *g, void *arg) {
   run_info_ctx *ctx = arg;
   lua_State *L = ctx->L;
   lgreen *lg = green_data(g);
-  if (lg == NULL || lg->handle_ref == LUA_NOREF) {       /* a C greenlet */
+  if (lg == NULL || lg->thread.handle == LUA_NOREF) {       /* a C greenlet */
     lua_pushfstring(L, "C greenlet #%I%s%s\n", (lua_Integer)green_id(g),
                     green_name(g) ? " " : "", green_name(g) ? green_name(g) : "");
     lua_rawseti(L, ctx->out, (lua_Integer)lua_rawlen(L, ctx->out) + 1);
