@@ -48,6 +48,7 @@ int lgreen_push_env(lua_State *L, int ud) {
     lua_createtable(L, ENV_SLOTS, 0);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, ud, 1);
+    ((lgreen *)lua_touserdata(L, ud))->has_env = 1;
   }
   return lua_gettop(L);
 }
@@ -159,8 +160,8 @@ static void record_end(lua_State *L, lgreen *lg, int status, int first,
   lua_pop(L, 1);
 }
 
-/* Empty the greenlet's thread, which lets go of the handle in slot 1, and
-   give it back to the pool. lg must not be touched afterwards. */
+/* Let go of the handle, empty the greenlet's thread and give it back to
+   the pool. lg must not be touched afterwards. */
 static void retire_thread(lua_State *L, lgreen *lg) {
   lgreen_thread thread = lg->thread;
   green_release(lg->g);         /* the hub keeps the record until reaped */
@@ -173,42 +174,54 @@ static void retire_thread(lua_State *L, lgreen *lg) {
   lgreen_pool_give(L, lg->pool, thread);
 }
 
-/* After the greenlet's end is recorded: links, and its thread back to the
-   pool with an empty stack, which lets go of the handle in slot 1. */
+/* After the greenlet's end is recorded: links, then its thread back to
+   the pool. */
 static void retire(lua_State *L, lgreen *lg, int ud) {
-  int env;
-  luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
-  lg->pending_ref = LUA_NOREF;
-  if (lua_getiuservalue(L, ud, 1) == LUA_TTABLE) {
-    env = lua_gettop(L);
-    fire_links(L, lg, ud, env);
+  if (lg->pending_ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
+    lg->pending_ref = LUA_NOREF;
   }
-  lua_pop(L, 1);
+  if (lg->has_env) {
+    lua_getiuservalue(L, ud, 1);
+    fire_links(L, lg, ud, lua_gettop(L));
+    lua_pop(L, 1);
+  }
   retire_thread(L, lg);
 }
 
 /* Runs on the greenlet's own thread T once its function has returned. T
-   holds [handle, handler, results...] or [handle, handler, error]. */
+   holds [handler, results...] or [handler, error]. */
 static void finish(lgreen *lg, int status) {
   lua_State *T = lg->thread.T;
-  int nres = lua_gettop(T) - 2;
+  int nres = lua_gettop(T) - 1, ud;
+  if (status == LUA_OK && (lg->raw || nres == 0) && !lg->has_env) {
+    lg->done = 1;               /* nothing to keep, no links to start */
+    retire_thread(T, lg);
+    return;
+  }
   /* Outside any call, T's stack is only as large as it last needed. With
      no memory to grow it, the results are dropped and it counts as failed. */
   if (!lua_checkstack(T, 16)) {
-    lua_settop(T, 2);
+    lua_settop(T, 1);
     lg->done = lg->failed = 1;
-    if (lua_checkstack(T, 8)) retire(T, lg, 1);
-    else retire_thread(T, lg);
+    if (!lua_checkstack(T, 8)) {
+      retire_thread(T, lg);
+      return;
+    }
+    lgreen_push_handle(T, lg);
+    retire(T, lg, 2);
     return;
   }
-  record_end(T, lg, status, 3, nres, 1);
+  lgreen_push_handle(T, lg);
+  ud = lua_gettop(T);
+  record_end(T, lg, status, 2, nres, ud);
   if (lg->failed) {
-    lua_getiuservalue(T, 1, 1);
+    lua_getiuservalue(T, ud, 1);
     lua_rawgeti(T, -1, ENV_TRACEBACK);
-    lgreen_report_error(T, 1, 3, -1);
+    lgreen_report_error(T, ud, 2, -1);
     lua_pop(T, 2);
   }
-  retire(T, lg, 1);           /* the last use of lg and T */
+  retire(T, lg, ud);          /* the last use of lg and T */
 }
 
 /* Message handler of a greenlet's pcall: keep the traceback beside the
@@ -228,7 +241,7 @@ static int keep_traceback(lua_State *L) {
 static void *entry(void *arg) {
   lgreen *lg = arg;
   lg->started = 1;
-  finish(lg, lua_pcall(lg->thread.T, lg->nargs, LUA_MULTRET, 2));
+  finish(lg, lua_pcall(lg->thread.T, lg->nargs, LUA_MULTRET, 1));
   return NULL;
 }
 
@@ -249,7 +262,8 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   int nargs = lua_gettop(L) - fn_index, rc;
   lgreen *lg;
   lua_State *T;
-  luaL_checktype(L, fn_index, LUA_TFUNCTION);
+  if (lua_type(L, fn_index) != LUA_TFUNCTION)
+    luaL_typeerror(L, fn_index, "function");
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
   init_record(lg, pool);
   lg->raw = (unsigned char)raw;
@@ -258,15 +272,13 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   lg->thread = lgreen_pool_take(L, pool);
   T = lg->thread.T;
   lg->nargs = nargs;
-  if (!lua_checkstack(T, nargs + 3)) {
+  if (!lua_checkstack(T, nargs + 2)) {
     lgreen_pool_give(L, pool, lg->thread);
     return luaL_error(L, "spawn: too many arguments");
   }
-  lua_pushvalue(L, -1);
-  lua_xmove(L, T, 1);                     /* T: [handle] */
-  lua_pushcfunction(T, keep_traceback);   /* T: [handle, handler] */
+  lua_pushcfunction(T, keep_traceback);   /* T: [handler] */
   lua_rotate(L, fn_index, 1);             /* L: [handle, fn, args...] */
-  lua_xmove(L, T, nargs + 1);             /* T: [handle, handler, fn, args] */
+  lua_xmove(L, T, nargs + 1);             /* T: [handler, fn, args] */
   rc = delay > 0 ? green_spawn_later(delay, entry, lg, NULL, &lg->g)
                  : green_spawn(entry, lg, NULL, &lg->g);
   if (rc < 0) {

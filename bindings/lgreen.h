@@ -34,9 +34,8 @@ typedef struct lgreen_pool {
 /*
 ** A Lua greenlet: a Lua thread run with lua_pcall on a C greenlet's stack.
 ** The userdata is the Lua handle; while the greenlet may run, its thread's
-** handle slot in the registry and slot 1 of the thread's stack hold it. Its
-** user value, made when first needed, is a table with the results, the
-** error, links and the name.
+** handle slot in the registry holds it. Its user value, made when first
+** needed, is a table with the results, the error, links and the name.
 */
 typedef struct lgreen {
   const void *marker;       /* tells a Greenlet from other userdata */
@@ -48,6 +47,7 @@ typedef struct lgreen {
   int pending_ref;          /* registry: error to raise at the next kill */
   int nargs;
   unsigned char started, done, failed, raw, adopted;
+  unsigned char has_env;    /* its user value table was made */
 } lgreen;
 
 /* Slots of a handle's user value table: integer keys, so no string is
