@@ -24,7 +24,7 @@ typedef struct lgreen_thread {
 
 /* Finished greenlets' Lua threads, kept for reuse, and the registry slot
    of the Greenlet metatable: one per Lua state. */
-#define LGREEN_POOL_MAX 256
+#define LGREEN_POOL_MAX 1024
 typedef struct lgreen_pool {
   lgreen_thread idle[LGREEN_POOL_MAX];
   int count;
