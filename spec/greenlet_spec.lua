@@ -47,6 +47,40 @@ describe("green.spawn", function()
     assert.is_true(done)
   end)
 
+  it("lets a finished greenlet's handle and results be collected", function()
+    local weak = setmetatable({}, {__mode = "v"})
+    do
+      local g = green.spawn(function() return {} end)
+      weak.result = g:get()
+      weak.handle = g
+      local raw = green.spawn_raw(function() end)
+      raw:join()
+      weak.raw = raw
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(weak.handle)
+    assert.is_nil(weak.result)
+    assert.is_nil(weak.raw)
+  end)
+
+  it("keeps the handle of a running greenlet nobody references", function()
+    local weak = setmetatable({}, {__mode = "v"})
+    local go = green.Event()
+    local seen
+    weak.handle = green.spawn(function()
+      go:wait()
+      seen = green.getcurrent()
+    end)
+    collectgarbage()
+    collectgarbage()
+    assert.is_not_nil(weak.handle)
+    local handle = weak.handle
+    go:set()
+    handle:join()
+    assert.equals(handle, seen)
+  end)
+
   it("names greenlets and shows them with tostring", function()
     local g = green.spawn(function() green.sleep(0) end)
     g.name = "worker"
