@@ -22,8 +22,9 @@ typedef struct lgreen_thread {
   int handle;               /* registry: the handle of its greenlet */
 } lgreen_thread;
 
-/* Finished greenlets' Lua threads, kept for reuse, and the registry slot
-   of the Greenlet metatable: one per Lua state. */
+/* Finished greenlets' Lua threads, kept for reuse (as many as the runtime
+   keeps stacks), and the registry slot of the Greenlet metatable: one per
+   Lua state. */
 #define LGREEN_POOL_MAX 1024
 typedef struct lgreen_pool {
   lgreen_thread idle[LGREEN_POOL_MAX];

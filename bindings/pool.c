@@ -30,7 +30,7 @@ lgreen_thread lgreen_pool_take(lua_State *L, lgreen_pool *pool) {
 void lgreen_pool_give(lua_State *L, lgreen_pool *pool, lgreen_thread t) {
   if (pool->count == LGREEN_POOL_MAX) {
     lgreen_thread old;
-    if (!lua_checkstack(L, 2)) return;      /* no memory: t stays anchored */
+    if (!lua_checkstack(L, 2)) return;      /* no memory: t stays, unused */
     old = pool->idle[--pool->count];
     luaL_unref(L, LUA_REGISTRYINDEX, old.handle);
     luaL_unref(L, LUA_REGISTRYINDEX, old.anchor);
