@@ -262,8 +262,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   int nargs = lua_gettop(L) - fn_index, rc;
   lgreen *lg;
   lua_State *T;
-  if (lua_type(L, fn_index) != LUA_TFUNCTION)
-    luaL_typeerror(L, fn_index, "function");
+  lgreen_check_callable(L, fn_index);
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
   init_record(lg, pool);
   lg->raw = (unsigned char)raw;
@@ -423,7 +422,7 @@ static int l_successful(lua_State *L) {
 
 static int add_link(lua_State *L, int kind) {
   lgreen *lg = lgreen_check(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lgreen_check_callable(L, 2);
   if (lg->done) {                 /* already dead: call it soon */
     if (kind == LINK_ANY || (kind == LINK_VALUE) == !lg->failed) {
       lua_settop(L, 2);
@@ -455,7 +454,7 @@ static int l_link_exception(lua_State *L) { return add_link(L, LINK_EXCEPTION); 
 static int l_unlink(lua_State *L) {
   lua_Integer i, n;
   lgreen_check(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lgreen_check_callable(L, 2);
   if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE ||
       lua_rawgeti(L, -1, ENV_LINKS) != LUA_TTABLE)
     return 0;

@@ -238,6 +238,18 @@ void lgreen_report_error(lua_State *L, int greenlet, int err, int traceback) {
   lua_pop(L, 2);
 }
 
+/* Raise Lua's standard error unless the value at index can be called: a
+   function, or a value whose metatable has __call (gevent takes any
+   callable). */
+void lgreen_check_callable(lua_State *L, int index) {
+  if (lua_type(L, index) == LUA_TFUNCTION) return;
+  if (luaL_getmetafield(L, index, "__call") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  luaL_typeerror(L, index, "function");
+}
+
 static int l_on_error(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_getfield(L, LUA_REGISTRYINDEX, ONERROR_KEY);  /* the previous one */

@@ -91,9 +91,38 @@ describe("green.spawn", function()
     assert.has_error(function() g.other = 1 end, "cannot set field 'other' of a greenlet")
   end)
 
+  it("spawns and links any callable, as gevent does", function()
+    local calls = {}
+    local callable = setmetatable({}, {__call = function(self, a, b)
+      calls[#calls + 1] = {self, a, b}
+      return a + b
+    end})
+    local g = green.spawn(callable, 1, 2)
+    assert.equals(3, g:get())
+    assert.same({{callable, 1, 2}}, calls)
+    local later = green.spawn_later(0, callable, 3, 4)
+    later:join()
+    assert.same({callable, 3, 4}, calls[2])
+    local dead = {}
+    local link = setmetatable({}, {__call = function(_, g) dead[#dead + 1] = g end})
+    local linked = green.spawn(function() end)
+    linked:link(link)
+    local unlinked = green.spawn(function() end)
+    unlinked:link(link)
+    unlinked:unlink(link)
+    linked:join()
+    unlinked:join()
+    green.idle()                            -- links run in greenlets of their own
+    assert.same({linked}, dead)
+  end)
+
   it("rejects bad arguments with Lua's standard message", function()
     assert.has_error(function() green.spawn(nil) end,
       "bad argument #1 to 'spawn' (function expected, got nil)")
+    assert.has_error(function() green.spawn({}) end,
+      "bad argument #1 to 'spawn' (function expected, got table)")
+    assert.has_error(function() green.spawn(print):link(42) end,
+      "bad argument #1 to 'link' (function expected, got number)")
     assert.has_error(function() green.spawn_later(-1, print) end,
       "bad argument #1 to 'spawn_later' (must not be negative)")
     assert.has_error(function() green.sleep(-1) end,

@@ -91,6 +91,15 @@ describe("green.Pool", function()
     assert.has_error(function() green.Pool(0) end,
                      "bad argument #1 to 'Pool' (positive integer expected)")
   end)
+
+  it("spawns any callable, and refuses the rest without using a slot", function()
+    local pool = green.Pool(1)
+    local doubler = setmetatable({}, {__call = function(_, x) return 2 * x end})
+    assert.equals(42, pool:spawn(doubler, 21):get())
+    assert.has_error(function() pool:spawn({}) end,
+                     "bad argument #1 to 'spawn' (function expected, got table)")
+    assert.equals(1, pool:free_count())
+  end)
 end)
 
 describe("green.TaskGroup", function()

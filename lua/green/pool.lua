@@ -4,7 +4,8 @@
 -- @module green.pool
 
 return function(green)
-  local setmetatable, error, type, huge = setmetatable, error, type, math.huge
+  local setmetatable, getmetatable, error, type, huge =
+    setmetatable, getmetatable, error, type, math.huge
 
   local Group = {}
   Group.__index = Group
@@ -67,6 +68,14 @@ return function(green)
     end})
   end
 
+  -- What green.spawn takes: a function, or a value whose metatable has
+  -- __call.
+  local function callable(fn)
+    if type(fn) == "function" then return true end
+    local mt = getmetatable(fn)
+    return type(mt) == "table" and mt.__call ~= nil
+  end
+
   local function member(self, fn, ...)
     local leave <close> = leaving(self)
     return fn(...)
@@ -76,7 +85,7 @@ return function(green)
 
   --- Spawn `fn(...)` as a member; a Pool waits for a free slot first.
   function Group:spawn(fn, ...)
-    if type(fn) ~= "function" then
+    if not callable(fn) then
       error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 2)
     end
     self:_acquire_slot()
