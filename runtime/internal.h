@@ -97,6 +97,20 @@ typedef struct green__waiter {
   void *value;              /* the waker's, for the waiter */
 } green__waiter;
 
+/* A wait queue: its hub and its waiters. An event and a semaphore start
+   with one, so one piece of code makes and frees all three. */
+struct green_waitq {
+  green_hub_t *hub;
+  green__node waiters;      /* green__waiter nodes, FIFO */
+};
+
+/* Allocate size bytes that start with a wait queue on the caller's hub.
+   NULL, with *rc GREEN_ESRCH or GREEN_ENOMEM, if it cannot. */
+void *green__waitq_alloc(size_t size, int *rc);
+/* Free the object that starts with q, unless greenlets wait on it
+   (GREEN_EBUSY). */
+int green__waitq_release(green_waitq_t *q);
+
 #define GREEN__ARENA_SLOTS 64
 #define GREEN__CANARY_WORDS 2
 

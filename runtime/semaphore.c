@@ -6,38 +6,28 @@
 ** cannot take a permit meant for a greenlet that waited longer.
 */
 
-#include <stdlib.h>
-
 #include "internal.h"
 
 struct green_semaphore {
-  green_hub_t *hub;
-  green__node waiters;      /* green__waiter nodes, FIFO */
+  green_waitq_t q;          /* first: see green__waitq_alloc */
   unsigned value;
   unsigned bound;           /* 0: unbounded */
 };
 
 int green_semaphore_new(unsigned value, unsigned bound,
                         green_semaphore_t **out) {
-  green_hub_t *hub = green__this_hub;
   green_semaphore_t *s;
+  int rc;
   if (out == NULL || (bound > 0 && value > bound)) return GREEN_EINVAL;
-  if (hub == NULL) return GREEN_ESRCH;
-  if ((s = malloc(sizeof *s)) == NULL) return GREEN_ENOMEM;
-  s->hub = hub;
+  if ((s = green__waitq_alloc(sizeof *s, &rc)) == NULL) return rc;
   s->value = value;
   s->bound = bound;
-  green__list_init(&s->waiters);
   *out = s;
   return 0;
 }
 
 int green_semaphore_free(green_semaphore_t *s) {
-  if (s == NULL) return 0;
-  if (!green__list_empty(&s->waiters))
-    return GREEN_EBUSY;
-  free(s);
-  return 0;
+  return s == NULL ? 0 : green__waitq_release(&s->q);
 }
 
 int green_semaphore_acquire(green_semaphore_t *s, double timeout) {
@@ -46,21 +36,21 @@ int green_semaphore_acquire(green_semaphore_t *s, double timeout) {
   if (s == NULL) return GREEN_EINVAL;
   if ((rc = green__check_timeout(timeout)) < 0) return rc;
   if (s->value > 0) {
-    if ((rc = green__check_nonblocking(s->hub, &hub)) < 0) return rc;
+    if ((rc = green__check_nonblocking(s->q.hub, &hub)) < 0) return rc;
     s->value--;
     return 0;
   }
   if (timeout == 0) return GREEN_EAGAIN;
-  if ((rc = green__check_blocking_on(s->hub, &hub)) < 0) return rc;
-  return green__wait(hub, &s->waiters, timeout);   /* 0: a permit handed over */
+  if ((rc = green__check_blocking_on(s->q.hub, &hub)) < 0) return rc;
+  return green__wait(hub, &s->q.waiters, timeout);   /* 0: a permit handed over */
 }
 
 int green_semaphore_release(green_semaphore_t *s) {
   green_hub_t *hub;
   int rc;
   if (s == NULL) return GREEN_EINVAL;
-  if ((rc = green__check_nonblocking(s->hub, &hub)) < 0) return rc;
-  if (green__wake_one(&s->waiters, NULL) != NULL) return 0;
+  if ((rc = green__check_nonblocking(s->q.hub, &hub)) < 0) return rc;
+  if (green__wake_one(&s->q.waiters, NULL) != NULL) return 0;
   if (s->bound > 0 && s->value >= s->bound) return GREEN_EOVERFLOW;
   s->value++;
   return 0;

@@ -7,29 +7,34 @@
 
 #include "internal.h"
 
-struct green_waitq {
-  green_hub_t *hub;
-  green__node waiters;      /* green__waiter nodes, FIFO */
-};
-
-int green_waitq_new(green_waitq_t **out) {
+void *green__waitq_alloc(size_t size, int *rc) {
   green_hub_t *hub = green__this_hub;
   green_waitq_t *q;
-  if (out == NULL) return GREEN_EINVAL;
-  if (hub == NULL) return GREEN_ESRCH;
-  if ((q = malloc(sizeof *q)) == NULL) return GREEN_ENOMEM;
+  *rc = hub == NULL ? GREEN_ESRCH : GREEN_ENOMEM;
+  if (hub == NULL || (q = malloc(size)) == NULL) return NULL;
   q->hub = hub;
   green__list_init(&q->waiters);
+  return q;
+}
+
+int green__waitq_release(green_waitq_t *q) {
+  if (!green__list_empty(&q->waiters))
+    return GREEN_EBUSY;
+  free(q);
+  return 0;
+}
+
+int green_waitq_new(green_waitq_t **out) {
+  green_waitq_t *q;
+  int rc;
+  if (out == NULL) return GREEN_EINVAL;
+  if ((q = green__waitq_alloc(sizeof *q, &rc)) == NULL) return rc;
   *out = q;
   return 0;
 }
 
 int green_waitq_free(green_waitq_t *q) {
-  if (q == NULL) return 0;
-  if (!green__list_empty(&q->waiters))
-    return GREEN_EBUSY;
-  free(q);
-  return 0;
+  return q == NULL ? 0 : green__waitq_release(q);
 }
 
 int green_waitq_wait(green_waitq_t *q, double timeout, void *self,
