@@ -32,9 +32,10 @@ static char stack_b[STACK_BYTES] __attribute__((aligned(16)));
 #if !defined(GREEN_SWITCH_UCONTEXT)
 static green__context main_ctx, peer_ctx;
 
-static void green_peer(void *arg) {
+static green__context *green_peer(void *arg) {
   (void)arg;
   for (;;) green__switch(&peer_ctx, &main_ctx);
+  return NULL;                              /* not reached */
 }
 
 static void run_green(long n) {

@@ -21,7 +21,7 @@ void green__trampoline(void);
 #endif
 
 void green__context_init(green__context *ctx, void *stack_lo, size_t size,
-                         void (*entry)(void *), void *arg) {
+                         green__context *(*entry)(void *), void *arg) {
   uintptr_t top = ((uintptr_t)stack_lo + size) & ~(uintptr_t)15;
   /* Once the switch has popped the frame, sp is the aligned top. */
   green__frame *frame = (green__frame *)(top - sizeof(green__frame));

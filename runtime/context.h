@@ -68,9 +68,11 @@ _Static_assert(offsetof(green__context, sp) == 0, "CTX_SP");
 #endif
 
 /* Prepare ctx so that switching to it calls entry(arg) on the stack
-   [stack_lo, stack_lo + size). entry must never return. */
+   [stack_lo, stack_lo + size). When entry returns, its context is finished:
+   the context it returns is resumed, and this one is not saved (a NULL
+   return aborts). */
 void green__context_init(green__context *ctx, void *stack_lo, size_t size,
-                         void (*entry)(void *), void *arg);
+                         green__context *(*entry)(void *), void *arg);
 
 void green__switch(green__context *from, green__context *to);
 

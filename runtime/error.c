@@ -28,8 +28,7 @@ const char *green_err_name(int err) {
 }
 
 void green__context_returned(void) {
-  fputs("green: a greenlet's entry returned into the trampoline; "
-        "there is no frame to return to\n", stderr);
+  fputs("green: a context's entry returned no context to resume\n", stderr);
   abort();
 }
 

@@ -101,13 +101,14 @@ void green__greenlet_reap(green_t *g) {
   green_release(g);
 }
 
-static void greenlet_main(void *arg) {
+/* A greenlet's life on its own stack; returns what runs after it. */
+static green__context *greenlet_main(void *arg) {
   green_t *g = arg;
   green_hub_t *hub = g->hub;
   green__switch_landed(hub);
   g->result = g->fn(g->arg);
   mark_dead(g, 0);
-  green__schedule_final(hub);
+  return green__schedule_final(hub);
 }
 
 static int check_spawn(green_entry_t fn, const green_spawn_options_t *opts,

@@ -47,7 +47,8 @@ void green__wake_stuck(green_hub_t *hub) {
   if (!woke && hub->run_waiter != NULL) green__wake(hub->run_waiter, 0);
 }
 
-void green__hub_loop(void *arg) {
+/* The hub greenlet: polls the loop and runs what it woke. Never returns. */
+green__context *green__hub_loop(void *arg) {
   green_hub_t *hub = arg;
   green__switch_landed(hub);
   for (;;) {

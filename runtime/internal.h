@@ -190,7 +190,7 @@ void green__timer_wake_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void green__timer_start(green_hub_t *hub, ev_timer *t, green_t *g,
                         double timeout);
 
-void green__schedule_final(green_hub_t *hub) __attribute__((noreturn));
+green__context *green__schedule_final(green_hub_t *hub);
 
 /* greenlet.c */
 void green__greenlet_reap(green_t *g);
@@ -203,7 +203,7 @@ uint64_t green__next_id(void);
    (a pointer fits in the static TLS space glibc keeps for such modules). */
 extern __thread green_hub_t *green__this_hub
     __attribute__((tls_model("initial-exec")));
-void green__hub_loop(void *arg);
+green__context *green__hub_loop(void *arg);
 void green__wake_stuck(green_hub_t *hub);
 
 /* stack.c */

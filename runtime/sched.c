@@ -88,12 +88,11 @@ void green__fiber_destroy(green_t *g) {
 #endif
 }
 
-/*
-** Switch from the current greenlet to next. The caller has already set the
-** current greenlet's state (READY, BLOCKED or DEAD). Returns when something
-** switches back.
-*/
-void green__switch_to(green_hub_t *hub, green_t *next) {
+/* The hub's and the sanitizers' side of a switch from the current
+   greenlet to next; returns the current one. Always inlined: once TSan has
+   switched fibers, no instrumented function may return before the switch. */
+static inline __attribute__((always_inline))
+green_t *switch_begin(green_hub_t *hub, green_t *next) {
   green_t *prev = hub->current;
   if (prev->stack != NULL && prev->stack->canary != NULL &&
       !green__stack_canary_ok(hub, prev->stack))
@@ -112,6 +111,16 @@ void green__switch_to(green_hub_t *hub, green_t *next) {
 #ifdef GREEN_TSAN
   __tsan_switch_to_fiber(next->tsan_fiber, 0);
 #endif
+  return prev;
+}
+
+/*
+** Switch from the current greenlet to next. The caller has already set the
+** current greenlet's state (READY, BLOCKED or DEAD). Returns when something
+** switches back.
+*/
+void green__switch_to(green_hub_t *hub, green_t *next) {
+  green_t *prev = switch_begin(hub, next);
   green__switch(&prev->ctx, &next->ctx);
   green__switch_landed(hub);
 }
@@ -132,16 +141,29 @@ void green__switch_landed(green_hub_t *hub) {
   if (prev->state == GREEN_DEAD) green__greenlet_reap(prev);
 }
 
-/* Run the next ready greenlet, or the hub if none is or a poll is due. */
-static void schedule(green_hub_t *hub) {
+/* The next ready greenlet, or the hub if none is or a poll is due. */
+static green_t *pick_next(green_hub_t *hub) {
   green_t *next = NULL;
   if (!green__poll_due(hub)) next = green__ready_shift(hub);
-  green__switch_to(hub, next ? next : &hub->hubg);
+  return next != NULL ? next : &hub->hubg;
 }
 
-void green__schedule_final(green_hub_t *hub) {
-  schedule(hub);
+static void schedule(green_hub_t *hub) {
+  green__switch_to(hub, pick_next(hub));
+}
+
+/* For a dead greenlet's entry to return: the context to resume, which the
+   trampoline loads without saving the dead one (context.h). Under TSan the
+   switch is made here, for the reason switch_begin gives. */
+green__context *green__schedule_final(green_hub_t *hub) {
+  green_t *next = pick_next(hub), *prev = switch_begin(hub, next);
+#ifdef GREEN_TSAN
+  green__switch(&prev->ctx, &next->ctx);
   green__assert(0, "a dead greenlet was resumed");
+#else
+  (void)prev;
+#endif
+  return &next->ctx;
 }
 
 

@@ -15,7 +15,9 @@
 **   168     unused      keeps the frame a multiple of 16 bytes
 **
 ** Resuming with `ret`, which BTI does not check, means resume points need
-** no landing pad.
+** no landing pad. A new context is entered, and a finished one left, with
+** a branch instead, for the reason switch_x86_64.S gives: a `ret` that no
+** call matches would leave every later return mispredicted.
 */
 
 #define FRAME_D8     0
@@ -52,6 +54,7 @@ green__switch:
 
         ldr     x9, [x1]
         mov     sp, x9
+.Lresume:                           /* sp: the frame of the context to run */
         ldp     d8, d9, [sp, #FRAME_D8 + 0]
         ldp     d10, d11, [sp, #FRAME_D8 + 16]
         ldp     d12, d13, [sp, #FRAME_D8 + 32]
@@ -65,14 +68,18 @@ green__switch:
         ldr     x9, [sp, #FRAME_FPCR]
         msr     fpcr, x9
         add     sp, sp, #FRAME_SIZE
+        adr     x9, green__trampoline
+        cmp     x30, x9
+        b.eq    green__trampoline   /* a new context: branch, do not return */
         ret
         .cfi_endproc
         .size   green__switch, .-green__switch
 
 /*
-** First code of every greenlet, reached by green__switch's `ret` with sp at
-** the 16-byte aligned top of the new stack. x30 is marked undefined so
-** debuggers and profilers end the backtrace here.
+** First code of every greenlet, reached from green__switch with sp at the
+** 16-byte aligned top of the new stack. x30 is marked undefined so
+** debuggers and profilers end the backtrace here. The entry returns the
+** context to resume; this one is finished and is not saved.
 */
         .globl  green__trampoline
         .hidden green__trampoline
@@ -85,8 +92,11 @@ green__trampoline:
         mov     x29, #0
         mov     x0, x20
         blr     x19
-        /* The entry function returned, and there is no frame to return to. */
-        bl      green__context_returned
+        cbz     x0, 1f
+        ldr     x9, [x0]
+        mov     sp, x9
+        b       .Lresume
+1:      bl      green__context_returned
         brk     #0
         .cfi_endproc
         .size   green__trampoline, .-green__trampoline

@@ -20,16 +20,17 @@ static void *join_halves(unsigned hi, unsigned lo) {
 
 static void trampoline(unsigned entry_hi, unsigned entry_lo,
                        unsigned arg_hi, unsigned arg_lo) {
-  void (*entry)(void *);
+  green__context *(*entry)(void *), *next;
   void *fn = join_halves(entry_hi, entry_lo);
   memcpy(&entry, &fn, sizeof entry);
   fesetenv(FE_DFL_ENV);   /* as the assembly switches: the ABI's defaults */
-  entry(join_halves(arg_hi, arg_lo));
+  next = entry(join_halves(arg_hi, arg_lo));
+  if (next != NULL) setcontext(&next->uc);
   green__context_returned();
 }
 
 void green__context_init(green__context *ctx, void *stack_lo, size_t size,
-                         void (*entry)(void *), void *arg) {
+                         green__context *(*entry)(void *), void *arg) {
   uintptr_t e = 0, a = (uintptr_t)arg;
   void (*start)(void);
   memcpy(&e, &entry, sizeof entry);

@@ -19,6 +19,15 @@
 ** Everything else is caller-saved, so the C caller has already spilled it.
 ** Resuming with `ret`, not an indirect jump, means resume points need no
 ** endbr64 under IBT.
+**
+** The CPU predicts each `ret` from a stack of the return addresses its calls
+** pushed. A `ret` into a context's first instruction pops one that no call
+** will match, and every return after it is then mispredicted; so a new
+** context is entered with a jump instead. A finished context is left the
+** same way: its entry returns to the trampoline, which loads the next
+** context without a call. When a greenlet spawns another and waits for it,
+** the spawner's own return addresses are then still on the CPU's stack when
+** it resumes, and its returns are predicted.
 */
 
 #define FRAME_MXCSR  0
@@ -47,6 +56,7 @@ green__switch:
         movq    %rsp, (%rdi)
 
         movq    (%rsi), %rsp
+.Lresume:                           /* rsp: the frame of the context to run */
         ldmxcsr FRAME_MXCSR(%rsp)
         fldcw   FRAME_FPUCW(%rsp)
         addq    $FRAME_SAVED, %rsp
@@ -56,15 +66,22 @@ green__switch:
         popq    %r12
         popq    %rbx
         popq    %rbp
+        leaq    green__trampoline(%rip), %rax
+        cmpq    %rax, (%rsp)
+        je      .Lenter
         ret
+.Lenter:                            /* a new context: jump, do not return */
+        addq    $8, %rsp
+        jmp     green__trampoline
         .cfi_endproc
         .size   green__switch, .-green__switch
 
 /*
-** First code of every greenlet, reached by green__switch's `ret` with rsp
-** 16-byte aligned, so the call below gives the entry function the alignment
-** the ABI promises (rsp + 8 a multiple of 16). rip is marked undefined so
-** debuggers and profilers end the backtrace here.
+** First code of every greenlet, reached from green__switch with rsp 16-byte
+** aligned, so the call below gives the entry function the alignment the ABI
+** promises (rsp + 8 a multiple of 16). rip is marked undefined so debuggers
+** and profilers end the backtrace here. The entry returns the context to
+** resume; this one is finished and is not saved.
 */
         .globl  green__trampoline
         .hidden green__trampoline
@@ -77,8 +94,11 @@ green__trampoline:
         xorl    %ebp, %ebp
         movq    %r13, %rdi
         callq   *%r12
-        /* The entry function returned, and there is no frame to return to. */
-        callq   green__context_returned
+        testq   %rax, %rax
+        jz      1f
+        movq    (%rax), %rsp
+        jmp     .Lresume
+1:      callq   green__context_returned
         ud2
         .cfi_endproc
         .size   green__trampoline, .-green__trampoline
