@@ -51,7 +51,7 @@ static int l_run(lua_State *L) {
 static int l_stats(lua_State *L) {
   green_hub_stats_t st;
   green_hub_stats(green_hub_current(), &st);
-  lua_createtable(L, 0, 10);
+  lua_createtable(L, 0, 11);
 #define FIELD(name) lua_pushinteger(L, (lua_Integer)st.name); \
                     lua_setfield(L, -2, #name)
   FIELD(spawned);
@@ -65,6 +65,8 @@ static int l_stats(lua_State *L) {
   FIELD(stacks_reused);
   FIELD(stack_maps);
 #undef FIELD
+  lua_pushinteger(L, lgreen_pool_open(L)->count);
+  lua_setfield(L, -2, "lua_threads_idle");
   return 1;
 }
 

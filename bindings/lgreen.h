@@ -23,12 +23,13 @@ typedef struct lgreen_thread {
 } lgreen_thread;
 
 /* Finished greenlets' Lua threads, kept for reuse (as many as the runtime
-   keeps stacks), and the registry slot of the Greenlet metatable: one per
-   Lua state. */
+   keeps stacks), oldest first, and the registry slot of the Greenlet
+   metatable: one per Lua state. */
 #define LGREEN_POOL_MAX 1024
 typedef struct lgreen_pool {
   lgreen_thread idle[LGREEN_POOL_MAX];
   int count;
+  int low;                  /* fewest idle since the collector last ran */
   int metatable;
 } lgreen_pool;
 

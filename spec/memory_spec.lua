@@ -30,3 +30,38 @@ describe("a million greenlets, one after another", function()
       ("Lua memory grew by %.0f KiB"):format(after_kib - before_kib))
   end)
 end)
+
+-- Every collection cycle walks every Lua thread, idle or not, so the pool
+-- of finished greenlets' threads lets go of the ones that stay idle.
+describe("the Lua threads a burst of greenlets leaves idle", function()
+  local function burst(n)
+    local last
+    for _ = 1, n do last = green.spawn_raw(function() end) end
+    last:join()
+  end
+
+  it("are let go of, half at each collection cycle, and their memory freed", function()
+    local before_kib = settle()
+    burst(1000)
+    local idle = green.stats().lua_threads_idle
+    assert.is_true(idle >= 1000, "idle threads after the burst: " .. idle)
+    collectgarbage()
+    collectgarbage()
+    local halved = green.stats().lua_threads_idle
+    assert.is_true(halved < idle and halved >= idle // 8,
+      ("idle threads: %d, then %d after two cycles"):format(idle, halved))
+    for _ = 1, 20 do collectgarbage() end
+    assert.equals(0, green.stats().lua_threads_idle)
+    local after_kib = settle()
+    assert.is_true(after_kib - before_kib < 200,
+      ("Lua memory grew by %.0f KiB"):format(after_kib - before_kib))
+  end)
+
+  it("keeps the threads that are reused between cycles", function()
+    for _ = 1, 5 do
+      burst(200)
+      collectgarbage()
+    end
+    assert.is_true(green.stats().lua_threads_idle >= 200)
+  end)
+end)
