@@ -72,19 +72,14 @@ static void trim(lua_State *L, lgreen_pool *pool) {
   pool->low = pool->count;
 }
 
-/* A garbage userdata whose finalizer trims the pool (upvalue 1) and leaves
-   another such userdata behind, for the next cycle. The metatable is the
-   pool's user value. */
-static void leave_sentinel(lua_State *L, int pool_index) {
-  lua_newuserdatauv(L, 0, 0);
-  lua_getiuservalue(L, pool_index, 1);
-  lua_setmetatable(L, -2);
-  lua_pop(L, 1);
-}
-
+/* The finalizer of a garbage userdata, the sentinel: it trims the pool
+   (upvalue 1) and marks the sentinel for finalization again, so that it
+   runs once per cycle, as Lua's own testes/tracegc.lua does. Making a new
+   sentinel each cycle instead cost 2.6% of a coroutine.create + resume. */
 static int on_collect(lua_State *L) {
   trim(L, lua_touserdata(L, lua_upvalueindex(1)));
-  leave_sentinel(L, lua_upvalueindex(1));
+  lua_getiuservalue(L, lua_upvalueindex(1), 1);   /* its metatable */
+  lua_setmetatable(L, 1);
   return 0;
 }
 
@@ -104,7 +99,10 @@ lgreen_pool *lgreen_pool_open(lua_State *L) {
   lua_pushcclosure(L, on_collect, 1);
   lua_setfield(L, -2, "__gc");
   lua_setiuservalue(L, -2, 1);
-  leave_sentinel(L, lua_gettop(L));
+  lua_newuserdatauv(L, 0, 0);               /* the sentinel, garbage */
+  lua_getiuservalue(L, -2, 1);
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
   lua_setfield(L, LUA_REGISTRYINDEX, POOL_KEY);
   return pool;
 }
