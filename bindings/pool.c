@@ -94,7 +94,7 @@ lgreen_pool *lgreen_pool_open(lua_State *L) {
   pool = lua_newuserdatauv(L, sizeof *pool, 1);
   pool->count = pool->low = 0;
   pool->metatable = LUA_NOREF;
-  lua_createtable(L, 0, 1);                 /* the sentinels' metatable */
+  lua_createtable(L, 0, 1);                 /* the sentinel's metatable */
   lua_pushvalue(L, -2);
   lua_pushcclosure(L, on_collect, 1);
   lua_setfield(L, -2, "__gc");
