@@ -30,6 +30,9 @@ typedef struct lgreen_pool {
   lgreen_thread idle[LGREEN_POOL_MAX];
   int count;
   int low;                  /* fewest idle since the collector last ran */
+  int threads;              /* made and not yet let go of: idle or running */
+  int sentinel;             /* registry: the sentinel's metatable */
+  int armed;                /* a sentinel waits for the next cycle */
   int metatable;
 } lgreen_pool;
 

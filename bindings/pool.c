@@ -16,6 +16,12 @@
 ** stayed idle since the cycle before: threads reused between cycles stay,
 ** a burst's leftovers decay. (In generational mode a thread let go of is
 ** still walked until the next major cycle frees it.)
+**
+** The finalizer is a sentinel's: a garbage userdata, made anew for each
+** cycle while the state has threads for greenlets. A sentinel marked again
+** from its own finalizer would turn old, and in generational mode run only
+** at major cycles; making one costs about 2.6% of a coroutine.create +
+** resume in a small script, and nothing once the threads are all gone.
 */
 
 #include <string.h>
@@ -23,6 +29,15 @@
 #include "lgreen.h"
 
 #define POOL_KEY "green.pool"
+
+/* A garbage userdata whose finalizer runs at the next collection cycle. */
+static void arm(lua_State *L, lgreen_pool *pool) {
+  lua_newuserdatauv(L, 0, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, pool->sentinel);
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+  pool->armed = 1;
+}
 
 /* An idle thread, or a new one with slots of its own. */
 lgreen_thread lgreen_pool_take(lua_State *L, lgreen_pool *pool) {
@@ -32,6 +47,8 @@ lgreen_thread lgreen_pool_take(lua_State *L, lgreen_pool *pool) {
     if (pool->count < pool->low) pool->low = pool->count;
     return t;
   }
+  if (!pool->armed) arm(L, pool);
+  pool->threads++;
   t.T = lua_newthread(L);
   t.anchor = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushboolean(L, 0);
@@ -40,9 +57,10 @@ lgreen_thread lgreen_pool_take(lua_State *L, lgreen_pool *pool) {
 }
 
 /* Let the collector have an idle thread: it is no longer anchored. */
-static void drop(lua_State *L, lgreen_thread t) {
+static void drop(lua_State *L, lgreen_pool *pool, lgreen_thread t) {
   luaL_unref(L, LUA_REGISTRYINDEX, t.handle);
   luaL_unref(L, LUA_REGISTRYINDEX, t.anchor);
+  pool->threads--;
 }
 
 /* Take back t, whose greenlet has finished and whose stack is empty; L is
@@ -52,7 +70,7 @@ void lgreen_pool_give(lua_State *L, lgreen_pool *pool, lgreen_thread t) {
   if (pool->count == LGREEN_POOL_MAX) {
     if (!lua_checkstack(L, 2)) return;      /* no memory: t stays, unused */
     if (pool->count == LGREEN_POOL_MAX) {   /* a collection may have trimmed */
-      drop(L, pool->idle[--pool->count]);
+      drop(L, pool, pool->idle[--pool->count]);
       if (pool->low > pool->count) pool->low = pool->count;
     }
   }
@@ -64,7 +82,7 @@ void lgreen_pool_give(lua_State *L, lgreen_pool *pool, lgreen_thread t) {
 static void trim(lua_State *L, lgreen_pool *pool) {
   int n = (pool->low + 1) / 2, i;
   if (n > 0) {
-    for (i = 0; i < n; i++) drop(L, pool->idle[i]);
+    for (i = 0; i < n; i++) drop(L, pool, pool->idle[i]);
     memmove(pool->idle, pool->idle + n,
             (size_t)(pool->count - n) * sizeof pool->idle[0]);
     pool->count -= n;
@@ -72,14 +90,13 @@ static void trim(lua_State *L, lgreen_pool *pool) {
   pool->low = pool->count;
 }
 
-/* The finalizer of a garbage userdata, the sentinel: it trims the pool
-   (upvalue 1) and marks the sentinel for finalization again, so that it
-   runs once per cycle, as Lua's own testes/tracegc.lua does. Making a new
-   sentinel each cycle instead cost 2.6% of a coroutine.create + resume. */
+/* The sentinel's finalizer: trim the pool (upvalue 1), and leave a new
+   sentinel for the next cycle while there are threads to look after. */
 static int on_collect(lua_State *L) {
-  trim(L, lua_touserdata(L, lua_upvalueindex(1)));
-  lua_getiuservalue(L, lua_upvalueindex(1), 1);   /* its metatable */
-  lua_setmetatable(L, 1);
+  lgreen_pool *pool = lua_touserdata(L, lua_upvalueindex(1));
+  pool->armed = 0;
+  trim(L, pool);
+  if (pool->threads > 0) arm(L, pool);
   return 0;
 }
 
@@ -91,18 +108,14 @@ lgreen_pool *lgreen_pool_open(lua_State *L) {
     return pool;
   }
   lua_pop(L, 1);
-  pool = lua_newuserdatauv(L, sizeof *pool, 1);
-  pool->count = pool->low = 0;
+  pool = lua_newuserdatauv(L, sizeof *pool, 0);
+  pool->count = pool->low = pool->threads = pool->armed = 0;
   pool->metatable = LUA_NOREF;
   lua_createtable(L, 0, 1);                 /* the sentinel's metatable */
   lua_pushvalue(L, -2);
   lua_pushcclosure(L, on_collect, 1);
   lua_setfield(L, -2, "__gc");
-  lua_setiuservalue(L, -2, 1);
-  lua_newuserdatauv(L, 0, 0);               /* the sentinel, garbage */
-  lua_getiuservalue(L, -2, 1);
-  lua_setmetatable(L, -2);
-  lua_pop(L, 1);
+  pool->sentinel = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_setfield(L, LUA_REGISTRYINDEX, POOL_KEY);
   return pool;
 }
