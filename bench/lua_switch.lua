@@ -64,8 +64,9 @@ collectgarbage("generational")
 -- The batches leave a thousand idle Lua threads for reuse, and the
 -- collector walks every thread at each cycle, which would slow the
 -- coroutines timed in turn and flatter the ratio. So before every run the
--- pool is left to decay (green lets go of idle threads, half a cycle) and
--- the threads are freed: each run of batches starts by making its threads.
+-- pool is left to decay (green lets go of half its idle threads at each
+-- cycle) and the threads are freed: each run of batches starts by making
+-- its threads.
 local function drain_thread_pool()
   repeat collectgarbage() until green.stats().lua_threads_idle == 0
   collectgarbage()
