@@ -57,6 +57,14 @@ describe("the Lua threads a burst of greenlets leaves idle", function()
       ("Lua memory grew by %.0f KiB"):format(after_kib - before_kib))
   end)
 
+  it("are let go of again once the pool has emptied and been refilled", function()
+    for round = 1, 2 do
+      burst(300)
+      for _ = 1, 20 do collectgarbage() end
+      assert.equals(0, green.stats().lua_threads_idle, "round " .. round)
+    end
+  end)
+
   it("keeps the threads that are reused between cycles", function()
     for _ = 1, 5 do
       burst(200)
