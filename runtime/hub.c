@@ -126,7 +126,7 @@ static void apply_options(green_hub_t *hub, const green_hub_options_t *opts) {
 
 static void init_builtin(green_hub_t *hub, green_t *g) {
   g->hub = hub;
-  g->id = green__next_id();
+  g->id = green__next_id(hub);
   green__list_init(&g->link);
   green__list_init(&g->all);
   green__list_init(&g->joiners);

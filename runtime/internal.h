@@ -137,6 +137,7 @@ struct green_hub {
   green__node free_records;
   unsigned free_record_count;
   unsigned records_out;     /* spawned records not yet recycled */
+  uint64_t next_id, id_end; /* ids this hub may give, see green__next_id */
 
   uint64_t poll_due_ns;     /* coarse clock: poll the loop once past this */
   uint64_t switch_interval_ns;
@@ -195,7 +196,7 @@ green__context *green__schedule_final(green_hub_t *hub);
 /* greenlet.c */
 void green__greenlet_reap(green_t *g);
 void green__record_free_all(green_hub_t *hub);
-uint64_t green__next_id(void);
+uint64_t green__next_id(green_hub_t *hub);
 
 /* hub.c */
 /* The hub of this thread. Initial-exec: one instruction to read, no

@@ -265,6 +265,51 @@ static void test_greenlet_of_another_hub(void) {
   CHECK_INT(green_hub_free(hub), ==, 0);
 }
 
+/* More greenlets than a hub takes ids for at a time (greenlet.c). */
+#define IDS_PER_HUB 3000
+static uint64_t ids[2 * IDS_PER_HUB];   /* hub 0's, then hub 1's */
+
+static void *spawn_for_ids(void *arg) {
+  uint64_t *out = arg;
+  green_hub_t *mine;
+  green_t *g;
+  int i;
+  if (green_hub_new(NULL, &mine) != 0) abort();
+  for (i = 0; i < IDS_PER_HUB; i++) {
+    if (green_spawn(nothing, NULL, NULL, &g) != 0) abort();
+    out[i] = green_id(g);
+    green_release(g);
+    if (i % 100 == 99 && green_hub_run(mine) != 0) abort();
+  }
+  if (green_hub_run(mine) != 0 || green_hub_free(mine) != 0) abort();
+  return NULL;
+}
+
+static int compare_ids(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void test_ids_unique_across_hubs(void) {
+  pthread_t threads[2];
+  int t, i, rising = 1, repeated = 0;
+  for (t = 0; t < 2; t++)
+    CHECK_INT(pthread_create(&threads[t], NULL, spawn_for_ids,
+                            ids + t * IDS_PER_HUB), ==, 0);
+  for (t = 0; t < 2; t++) pthread_join(threads[t], NULL);
+  for (t = 0; t < 2; t++) {
+    const uint64_t *given = ids + t * IDS_PER_HUB;
+    for (i = 1; i < IDS_PER_HUB; i++)
+      if (given[i] <= given[i - 1]) rising = 0;
+  }
+  CHECK(rising);
+  qsort(ids, 2 * IDS_PER_HUB, sizeof ids[0], compare_ids);
+  for (i = 1; i < 2 * IDS_PER_HUB; i++)
+    if (ids[i] == ids[i - 1]) repeated++;
+  CHECK_INT(repeated, ==, 0);
+  CHECK(ids[0] != 0);
+}
+
 static int count_named(green_t *g, void *arg) {
   if (green_name(g) != NULL && strcmp(green_name(g), "stop") == 0) return 7;
   (*(int *)arg)++;
@@ -322,6 +367,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_host_owned_loop),
   CHECK_TEST_NATIVE(test_post_from_threads),
   CHECK_TEST_NATIVE(test_greenlet_of_another_hub),
+  CHECK_TEST_NATIVE(test_ids_unique_across_hubs),
   CHECK_TEST(test_foreach_visits_the_living),
   CHECK_TEST(test_stats_count),
 };
