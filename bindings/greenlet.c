@@ -29,8 +29,19 @@ lgreen *lgreen_check(lua_State *L, int index) {
   return lg;
 }
 
-static void set_metatable(lua_State *L, lgreen_pool *pool) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, pool->metatable);
+/*
+** A handle shows fields (name, value, exception, ...) only once it has its
+** user value table. Until then its metatable can be a bare one, whose
+** __index is the methods table itself: a method lookup without a call into
+** C, about 200 instructions fewer per g:join(). Raw greenlets start bare,
+** as do the handles of greenlets Lua did not spawn; lgreen_push_env gives
+** a handle the full metatable when it makes the table. Only getmetatable
+** tells the two apart.
+*/
+static void set_metatable(lua_State *L, lgreen *lg, int bare) {
+  lg->bare = (unsigned char)bare;
+  lua_rawgeti(L, LUA_REGISTRYINDEX,
+              bare ? lg->pool->bare_metatable : lg->pool->metatable);
   lua_setmetatable(L, -2);
 }
 
@@ -41,14 +52,21 @@ static void init_record(lgreen *lg, lgreen_pool *pool) {
   lg->pending_ref = lg->thread.anchor = lg->thread.handle = LUA_NOREF;
 }
 
-/* Push the user value table of the handle at ud, made on first use. */
+/* Push the user value table of the handle at ud (an absolute index), made
+   on first use. */
 int lgreen_push_env(lua_State *L, int ud) {
   if (lua_getiuservalue(L, ud, 1) != LUA_TTABLE) {
+    lgreen *lg = lua_touserdata(L, ud);
     lua_pop(L, 1);
     lua_createtable(L, ENV_SLOTS, 0);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, ud, 1);
-    ((lgreen *)lua_touserdata(L, ud))->has_env = 1;
+    lg->has_env = 1;
+    if (lg->bare) {                     /* it may have fields now */
+      lg->bare = 0;
+      lua_rawgeti(L, LUA_REGISTRYINDEX, lg->pool->metatable);
+      lua_setmetatable(L, ud);
+    }
   }
   return lua_gettop(L);
 }
@@ -68,7 +86,7 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
   lg->g = g;                    /* no thread: it may run on any Lua thread */
   lg->id = green_id(g);
   lg->started = lg->adopted = 1;
-  set_metatable(L, lg->pool);
+  set_metatable(L, lg, 1);
   if (g == green_current() && green_data(g) == NULL) {
     lgreen_push_env(L, lua_gettop(L));
     lua_pushliteral(L, "main");
@@ -266,7 +284,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
   init_record(lg, pool);
   lg->raw = (unsigned char)raw;
-  set_metatable(L, pool);
+  set_metatable(L, lg, raw);
   if (!raw) lgreen_record_spawn_tree(L, lua_gettop(L));
   lg->thread = lgreen_pool_take(L, pool);
   T = lg->thread.T;
@@ -572,6 +590,17 @@ void lgreen_open_greenlet(lua_State *L) {
   };
   lgreen_pool *pool = lgreen_pool_open(L);
   lgreen_new_class(L, LGREEN_GREENLET, methods, l_index, metamethods);
+  if (pool->bare_metatable == LUA_NOREF) {
+    lua_createtable(L, 0, 4);
+    luaL_setfuncs(L, metamethods, 0);
+    lua_getfield(L, -2, "__name");
+    lua_setfield(L, -2, "__name");
+    lua_getfield(L, -2, "__index");
+    lua_getupvalue(L, -1, 1);             /* the methods */
+    lua_setfield(L, -3, "__index");
+    lua_pop(L, 1);
+    pool->bare_metatable = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   if (pool->metatable == LUA_NOREF)
     pool->metatable = luaL_ref(L, LUA_REGISTRYINDEX);
   else                                  /* green opened again */

@@ -33,7 +33,9 @@ typedef struct lgreen_pool {
   int threads;              /* made and not yet let go of: idle or running */
   int sentinel;             /* registry: the sentinel's metatable */
   int armed;                /* a sentinel waits for the next cycle */
-  int metatable;
+  int metatable;            /* registry: the Greenlet metatable */
+  int bare_metatable;       /* registry: the same for handles without
+                               fields (greenlet.c) */
 } lgreen_pool;
 
 /*
@@ -53,6 +55,7 @@ typedef struct lgreen {
   int nargs;
   unsigned char started, done, failed, raw, adopted;
   unsigned char has_env;    /* its user value table was made */
+  unsigned char bare;       /* it has the bare metatable */
 } lgreen;
 
 /* Slots of a handle's user value table: integer keys, so no string is

@@ -110,7 +110,7 @@ lgreen_pool *lgreen_pool_open(lua_State *L) {
   lua_pop(L, 1);
   pool = lua_newuserdatauv(L, sizeof *pool, 0);
   pool->count = pool->low = pool->threads = pool->armed = 0;
-  pool->metatable = LUA_NOREF;
+  pool->metatable = pool->bare_metatable = LUA_NOREF;
   lua_createtable(L, 0, 1);                 /* the sentinel's metatable */
   lua_pushvalue(L, -2);
   lua_pushcclosure(L, on_collect, 1);

@@ -91,6 +91,39 @@ describe("green.spawn", function()
     assert.has_error(function() g.other = 1 end, "cannot set field 'other' of a greenlet")
   end)
 
+  it("gives a raw greenlet the same fields and methods as any other", function()
+    -- A raw greenlet's handle starts with no fields, and with a metatable
+    -- that indexes its methods directly; it must not show the difference.
+    local named = green.spawn_raw(green.sleep, 0)
+    assert.is_nil(named.name)
+    assert.is_nil(named.value)
+    assert.is_false(named:ready())
+    named.name = "raw worker"
+    assert.equals("raw worker", named.name)
+    assert.matches('^Greenlet "raw worker" %(not started%)$', tostring(named))
+    assert.has_error(function() named.other = 1 end, "cannot set field 'other' of a greenlet")
+    assert.is_true(named:join())
+    assert.is_true(named:successful())
+    assert.is_nil(named.value)                -- a raw greenlet keeps no results
+
+    local previous = green.on_error(function() end)
+    local failed = green.spawn_raw(error, {code = 7})
+    failed:join()
+    green.on_error(previous)
+    assert.is_false(failed:successful())
+    assert.same({code = 7}, failed.exception)
+    assert.matches("stack traceback", failed.traceback)
+
+    local linked, seen = green.spawn_raw(function() end), nil
+    linked:link(function(g) seen = g end)
+    linked:join()
+    green.idle()
+    assert.equals(linked, seen)
+    assert.is_nil(linked.exception)
+    assert.is_nil(green.spawn_raw(print).spawner)
+    assert.equals(getmetatable(green.spawn(print)).__name, getmetatable(named).__name)
+  end)
+
   it("spawns and links any callable, as gevent does", function()
     local calls = {}
     local callable = setmetatable({}, {__call = function(self, a, b)
