@@ -59,7 +59,8 @@ static void record_recycle(green_t *g) {
   g->name = NULL;
   hub->records_out--;
   if (hub->free_record_count < RECORD_POOL_MAX) {
-    green__list_push(&hub->free_records, &g->link);
+    /* at the head: the next spawn takes the record still in the caches */
+    green__list_unshift(&hub->free_records, &g->link);
     hub->free_record_count++;
   } else {
     free(g);

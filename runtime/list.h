@@ -29,6 +29,11 @@ static inline void green__list_push(green__node *list, green__node *node) {
   list->prev = node;
 }
 
+/* Insert node at the head. */
+static inline void green__list_unshift(green__node *list, green__node *node) {
+  green__list_push(list->next, node);
+}
+
 /* Unlink node; it then forms an empty list of its own, so removing twice
    is harmless. */
 static inline void green__list_remove(green__node *node) {

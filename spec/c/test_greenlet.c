@@ -373,6 +373,21 @@ static void test_references(void) {
   CHECK_INT(green_hub_free(hub), ==, 0);
 }
 
+/* A spawn reuses the record let go of last, the one still in the caches. */
+static void test_record_freed_last_is_reused_first(void) {
+  green_t *a, *b, *c;
+  setup();
+  CHECK_INT(green_spawn(note_arg, NULL, NULL, &a), ==, 0);
+  CHECK_INT(green_spawn(note_arg, NULL, NULL, &b), ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  green_release(a);
+  green_release(b);
+  CHECK_INT(green_spawn(note_arg, NULL, NULL, &c), ==, 0);
+  CHECK(c == b);
+  green_release(c);
+  teardown();
+}
+
 static void test_bad_arguments(void) {
   green_spawn_options_t tiny = {NULL, 1024};
   green_t *g;
@@ -424,6 +439,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_deadlock_under_run),
   CHECK_TEST(test_names_and_ids),
   CHECK_TEST(test_references),
+  CHECK_TEST(test_record_freed_last_is_reused_first),
   CHECK_TEST(test_bad_arguments),
   CHECK_TEST(test_strerror),
 };
