@@ -67,7 +67,8 @@ enum {
   ENV_NAME,
   ENV_LINKS,          /* {{fn, kind}, ...} */
   ENV_LOCALS,         /* spawn-tree locals, shared along the tree */
-  ENV_SITES,          /* {function, line, up}: where it was spawned */
+  ENV_SITES,          /* {function, line, ...}: where it and its
+                         ancestors were spawned (spawntree.c) */
   ENV_SLOTS = ENV_SITES
 };
 

@@ -19,13 +19,45 @@ void lgreen_push_spawner(lua_State *L, int ud) {
 }
 
 /*
+** Spawn sites are kept as {function, line, function, line, ...}: the
+** greenlet's own, then its spawner's, and so on, at most SITES_MAX. They
+** are copied, not linked to the spawner's, so they outlive the ancestors;
+** and capped, so a greenlet that spawns its successor before it ends, for
+** ever, does not hold an ever longer record.
+*/
+#define SITES_MAX 10
+
+/* Push the sites of a greenlet spawned from the current line of L's caller
+   by a greenlet whose sites (or nil) are at parent_sites. */
+static void push_sites_record(lua_State *L, int parent_sites) {
+  lua_Debug ar;
+  int inherited = 0, i;
+  if (lua_type(L, parent_sites) == LUA_TTABLE)
+    inherited = (int)lua_rawlen(L, parent_sites);
+  if (inherited > 2 * (SITES_MAX - 1)) inherited = 2 * (SITES_MAX - 1);
+  lua_createtable(L, inherited + 2, 0);
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, ar.currentline);
+    lua_rawseti(L, -2, 2);
+  } else {                                /* called from C: no site */
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, 0);
+    lua_rawseti(L, -2, 2);
+  }
+  for (i = 1; i <= inherited; i++) {
+    lua_rawgeti(L, parent_sites, i);
+    lua_rawseti(L, -2, i + 2);
+  }
+}
+
+/*
 ** The spawn tree (gevent's): the child shares its spawner's table of
-** spawn-tree locals, keeps a weak reference to its spawner, and a chain of
-** spawn sites {function, line, up} whose `up` is the spawner's chain, so
-** the sites of its ancestors outlive them. spawn_raw records none of this.
+** spawn-tree locals, keeps a weak reference to its spawner, and its spawn
+** sites. spawn_raw records none of this.
 */
 void lgreen_record_spawn_tree(lua_State *L, int ud) {
-  lua_Debug ar;
   int env = lgreen_push_env(L, ud), parent, parent_env;
   lgreen_push_current(L);
   parent = lua_gettop(L);
@@ -44,14 +76,8 @@ void lgreen_record_spawn_tree(lua_State *L, int ud) {
   lua_rawseti(L, env, ENV_LOCALS);
   /* The calling function and line: cheap to take here; its source is
      looked up only when someone asks for .spawned_at. */
-  lua_createtable(L, 3, 0);
-  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
-    lua_rawseti(L, -2, 1);
-    lua_pushinteger(L, ar.currentline);
-    lua_rawseti(L, -2, 2);
-  }
   lua_rawgeti(L, parent_env, ENV_SITES);
-  lua_rawseti(L, -2, 3);
+  push_sites_record(L, lua_gettop(L));
   lua_rawseti(L, env, ENV_SITES);
   lua_settop(L, env - 1);
 }
@@ -89,18 +115,17 @@ static int l_set_spawntree_local(lua_State *L) {
   return 0;
 }
 
-/* Push "source:line" lines for the chain of spawn sites at the top. */
+/* Replace the spawn sites at the top by their "source:line" lines. */
 void lgreen_push_sites(lua_State *L) {
   luaL_Buffer b;
-  int chain = lua_gettop(L), depth = 0;
+  int sites = lua_gettop(L), n = (int)lua_rawlen(L, sites), i;
   lua_Debug ar;
-  lua_pushvalue(L, chain);
   luaL_buffinit(L, &b);
-  while (lua_istable(L, -2)) {
-    if (depth++ > 0) luaL_addstring(&b, "\n");
-    lua_rawgeti(L, -2, 1);                 /* the calling function */
+  for (i = 1; i < n; i += 2) {
+    if (i > 1) luaL_addstring(&b, "\n");
+    lua_rawgeti(L, sites, i);              /* the calling function */
     if (lua_isfunction(L, -1) && lua_getinfo(L, ">S", &ar)) {
-      lua_rawgeti(L, -2, 2);
+      lua_rawgeti(L, sites, i + 1);
       lua_pushfstring(L, "%s:%d", ar.short_src, (int)lua_tointeger(L, -1));
       lua_remove(L, -2);
     } else {
@@ -108,12 +133,9 @@ void lgreen_push_sites(lua_State *L) {
       lua_pushliteral(L, "?");
     }
     luaL_addvalue(&b);
-    lua_rawgeti(L, -2, 3);                 /* up the chain */
-    lua_replace(L, -3);
   }
   luaL_pushresult(&b);
-  lua_replace(L, chain);
-  lua_settop(L, chain);
+  lua_replace(L, sites);
 }
 
 

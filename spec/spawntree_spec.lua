@@ -31,6 +31,37 @@ describe("the spawn tree", function()
     assert.matches("spawntree_spec.lua:" .. outer_line .. "$", lines[2])
   end)
 
+  it("keeps the last ten spawn sites, so a chain of respawns stays small", function()
+    -- Each greenlet spawns its successor and ends: a service restarting
+    -- itself. Its record must not grow with the chain.
+    local count, depth = 0, 20000
+    local memory, sites = {}, nil
+    local done = green.Event()
+    local function step()
+      count = count + 1
+      if count == 2000 or count == depth then
+        collectgarbage()
+        collectgarbage()
+        memory[count] = collectgarbage("count")
+      end
+      if count < depth then
+        green.spawn(step)
+      else
+        sites = green.getcurrent().spawned_at
+        done:set()
+      end
+    end
+    green.spawn(step)
+    done:wait()
+    local lines = {}
+    for line in sites:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.equals(10, #lines)
+    for i = 1, 9 do assert.matches("spawntree_spec.lua:%d+$", lines[i]) end
+    -- A chain record would hold about 100 bytes per ancestor: 1.8 MB here.
+    assert.is_true(memory[depth] - memory[2000] < 64,
+      ("memory grew by %.0f KiB"):format(memory[depth] - memory[2000]))
+  end)
+
   it("shares spawn-tree locals between a spawner and its descendants", function()
     local seen = {}
     local root = green.spawn(function()
