@@ -77,6 +77,11 @@ $(LUA_MODULE): $(BINDINGS_OBJ) $(RUNTIME_OBJ)
 $(BUILD)/test/%: spec/c/%.c spec/c/check.h $(BUILD)/libgreen.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ispec/c $< -o $@ $(BUILD)/libgreen.a $(LIBS)
+# Tests of green in a C host's lua_State link the Lua module's objects too.
+$(BUILD)/test/test_lua_%: spec/c/test_lua_%.c spec/c/check.h $(BUILD)/libgreen_lua.a $(BUILD)/libgreen.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LUA_INC) -Ispec/c -Ibindings $< -o $@ \
+	    $(BUILD)/libgreen_lua.a $(BUILD)/libgreen.a $(LUA_LIB) $(LIBS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgreen.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iruntime $< -o $@ $(BUILD)/libgreen.a $(LIBS)

@@ -360,7 +360,7 @@ static int l_processor(lua_State *L) {
   green_t *g = green_deferred_processor(check_queue(L)->d);
   if (g == NULL) return 0;
   if (g != green_current()) {
-    lgreen *lg = green_data(g);
+    lgreen *lg = green_binding_data(g);
     if (lg == NULL || lg->adopted) return 0;
     lgreen_push_handle(L, lg);
   } else {

@@ -13,6 +13,11 @@
 **   lua_getglobal(L, "entity"); lua_pushinteger(L, 1);
 **   if (green_lua_spawn(L, 1) != LUA_OK) ... error message on the stack
 **
+** Close the state (lua_close) once its Lua greenlets have finished, and
+** before green_hub_free: the Lua handles of C greenlets hold their records
+** until then. green_set_data stays the host's, on every greenlet; the
+** module keeps its own pointer with green_set_binding_data.
+**
 ** Link with the Lua module's objects (libgreen_lua.a), libgreen and liblua.
 */
 

@@ -71,32 +71,76 @@ int lgreen_push_env(lua_State *L, int ud) {
   return lua_gettop(L);
 }
 
-/* A handle for a greenlet that Lua did not spawn (the main greenlet, or a
-   C host's), kept in the registry under its C address. */
-static lgreen *push_adopted(lua_State *L, green_t *g) {
-  lgreen *lg;
+/*
+** Handles for greenlets that Lua did not spawn (the main greenlet, or a C
+** host's) are kept in the registry under the greenlet's address, and hold
+** a reference to its record, so that the address names it alone. Those of
+** greenlets that died are let go of from time to time, and all of them when
+** the state closes: the greenlets outlive it on the hub, and must not point
+** into it. A handle let go of stays valid, dead.
+*/
+static void let_go(lgreen *lg) {
+  if (green_binding_data(lg->g) == lg) green_set_binding_data(lg->g, NULL);
+  green_release(lg->g);
+  lg->g = NULL;
+  lg->done = 1;
+}
+
+/* Let go of the adopted greenlets in the table at t that died, or of all. */
+static void let_go_adopted(lua_State *L, int t, lgreen_pool *pool, int all) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lgreen *lg = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (all || green_state(lg->g) == GREEN_DEAD) {
+      let_go(lg);
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, t);
+      pool->adopted--;
+    }
+  }
+}
+
+void lgreen_forget_adopted(lua_State *L) {
   lgreen_registry_table(L, &adopted_key, NULL);
-  if (lua_rawgetp(L, -1, g) == LUA_TUSERDATA) {
-    lua_remove(L, -2);
+  let_go_adopted(L, lua_gettop(L), lgreen_pool_open(L), 1);
+  lua_pop(L, 1);
+}
+
+static lgreen *push_adopted(lua_State *L, green_t *g) {
+  lgreen_pool *pool = lgreen_pool_open(L);
+  lgreen *lg;
+  int t;
+  lgreen_registry_table(L, &adopted_key, NULL);
+  t = lua_gettop(L);
+  if (lua_rawgetp(L, t, g) == LUA_TUSERDATA) {
+    lua_remove(L, t);
     return lua_touserdata(L, -1);
   }
   lua_pop(L, 1);
+  if (pool->adopted >= pool->adopted_sweep_at) {
+    let_go_adopted(L, t, pool, 0);
+    pool->adopted_sweep_at = 2 * pool->adopted + 64;
+  }
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
-  init_record(lg, lgreen_pool_open(L));
+  init_record(lg, pool);
   lg->g = g;                    /* no thread: it may run on any Lua thread */
   lg->id = green_id(g);
   lg->started = lg->adopted = 1;
   set_metatable(L, lg, 1);
-  if (g == green_current() && green_data(g) == NULL) {
+  if (g == green_hub_main(green_hub_current())) {
     lgreen_push_env(L, lua_gettop(L));
     lua_pushliteral(L, "main");
     lua_rawseti(L, -2, ENV_NAME);
     lua_pop(L, 1);
   }
   lua_pushvalue(L, -1);
-  lua_rawsetp(L, -3, g);
-  lua_remove(L, -2);
-  green_set_data(g, lg);
+  lua_rawsetp(L, t, g);
+  lua_remove(L, t);
+  green_retain(g);
+  green_set_binding_data(g, lg);
+  pool->adopted++;
   return lg;
 }
 
@@ -107,14 +151,14 @@ void lgreen_push_handle(lua_State *L, lgreen *lg) {
 /* Push the handle of the running greenlet; return its record. */
 lgreen *lgreen_push_current(lua_State *L) {
   green_t *g = green_current();
-  lgreen *lg = green_data(g);
+  lgreen *lg = green_binding_data(g);
   if (lg == NULL || lg->adopted) return push_adopted(L, g);
   lgreen_push_handle(L, lg);
   return lg;
 }
 
 lgreen *lgreen_current(lua_State *L) {
-  lgreen *lg = green_data(green_current());
+  lgreen *lg = green_binding_data(green_current());
   if (lg != NULL) return lg;
   lg = lgreen_push_current(L);
   lua_pop(L, 1);
@@ -245,7 +289,7 @@ static void finish(lgreen *lg, int status) {
 /* Message handler of a greenlet's pcall: keep the traceback beside the
    error, and the error itself untouched (it may be a Timeout object). */
 static int keep_traceback(lua_State *L) {
-  lgreen *lg = green_data(green_current());
+  lgreen *lg = green_binding_data(green_current());
   if (lgreen_is_exit(L, 1) || lg == NULL || lg->adopted) return 1;
   luaL_traceback(L, L, NULL, 1);
   lgreen_push_handle(L, lg);
@@ -303,7 +347,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
     lgreen_pool_give(L, pool, lg->thread);
     return luaL_error(L, "spawn: %s", green_strerror(rc));
   }
-  green_set_data(lg->g, lg);
+  green_set_binding_data(lg->g, lg);
   lg->id = green_id(lg->g);
   lua_pushvalue(L, -1);
   lua_rawseti(L, LUA_REGISTRYINDEX, lg->thread.handle);

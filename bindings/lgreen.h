@@ -36,6 +36,8 @@ typedef struct lgreen_pool {
   int metatable;            /* registry: the Greenlet metatable */
   int bare_metatable;       /* registry: the same for handles without
                                fields (greenlet.c) */
+  int adopted;              /* handles of greenlets Lua did not spawn */
+  int adopted_sweep_at;     /* let go of the dead ones at this count */
 } lgreen_pool;
 
 /*
@@ -93,6 +95,7 @@ void lgreen_open_greenlet(lua_State *L);
 lgreen *lgreen_check(lua_State *L, int index);
 lgreen *lgreen_current(lua_State *L);
 lgreen *lgreen_push_current(lua_State *L);
+void lgreen_forget_adopted(lua_State *L);
 int lgreen_spawn(lua_State *L, int fn_index);
 int lgreen_push_env(lua_State *L, int ud);
 void lgreen_push_handle(lua_State *L, lgreen *lg);

@@ -20,6 +20,7 @@ typedef struct {
 
 static int hub_anchor_gc(lua_State *L) {
   hub_anchor *a = lua_touserdata(L, 1);
+  lgreen_forget_adopted(L);
   if (a->owned && a->hub != NULL) green_hub_free(a->hub);  /* EBUSY: leave it */
   a->hub = NULL;
   return 0;

@@ -215,7 +215,7 @@ typedef struct {
 static int describe_one(green_t *g, void *arg) {
   run_info_ctx *ctx = arg;
   lua_State *L = ctx->L;
-  lgreen *lg = green_data(g);
+  lgreen *lg = green_binding_data(g);
   if (lg == NULL || lg->thread.handle == LUA_NOREF) {       /* a C greenlet */
     lua_pushfstring(L, "C greenlet #%I%s%s\n", (lua_Integer)green_id(g),
                     green_name(g) ? " " : "", green_name(g) ? green_name(g) : "");

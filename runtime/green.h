@@ -146,6 +146,9 @@ GREEN_API int green_hub_free(green_hub_t *hub);
 /* The calling thread's hub, or NULL. */
 GREEN_API green_hub_t *green_hub_current(void);
 
+/* The hub's main greenlet: the stack of the thread that made it. */
+GREEN_API green_t *green_hub_main(green_hub_t *hub);
+
 /* The hub's libev loop, for host watchers. Their callbacks run on the hub:
    they may spawn, kill and post, but not block. */
 GREEN_API struct ev_loop *green_hub_loop(green_hub_t *hub);
@@ -254,13 +257,18 @@ GREEN_API int green_result(const green_t *g, void **result);
 GREEN_API const char *green_name(const green_t *g);
 /* Copy name into g (NULL clears it). */
 GREEN_API int green_set_name(green_t *g, const char *name);
-/* A number unique within the process, starting at 1. */
+/* A number unique within the process, starting at 1; a hub's greenlets
+   get rising ids. */
 GREEN_API uint64_t green_id(const green_t *g);
 
-/* One pointer a host (or a language binding) keeps per greenlet; NULL until
-   set. Works on the main and hub greenlets too. */
+/* One pointer a host keeps per greenlet; NULL until set. Works on the main
+   and hub greenlets too. */
 GREEN_API void green_set_data(green_t *g, void *data);
 GREEN_API void *green_data(const green_t *g);
+/* One more, for a language binding (the Lua module keeps its record of a
+   greenlet here), so that a host embedding one keeps green_set_data. */
+GREEN_API void green_set_binding_data(green_t *g, void *data);
+GREEN_API void *green_binding_data(const green_t *g);
 
 
 /* ---------------------------------------------------------------- clock */

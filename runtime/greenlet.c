@@ -297,3 +297,11 @@ void green_set_data(green_t *g, void *data) {
 void *green_data(const green_t *g) {
   return g != NULL ? g->data : NULL;
 }
+
+void green_set_binding_data(green_t *g, void *data) {
+  if (g != NULL) g->binding_data = data;
+}
+
+void *green_binding_data(const green_t *g) {
+  return g != NULL ? g->binding_data : NULL;
+}

@@ -27,6 +27,10 @@ green_hub_t *green_hub_current(void) {
   return green__this_hub;
 }
 
+green_t *green_hub_main(green_hub_t *hub) {
+  return hub != NULL ? &hub->main : NULL;
+}
+
 
 /* ---------------------------------------------------------------- loop */
 

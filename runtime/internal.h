@@ -74,6 +74,7 @@ struct green_greenlet {
   void *result;
   char *name;
   void *data;               /* green_set_data */
+  void *binding_data;       /* green_set_binding_data */
   uint64_t id;
   green__node joiners;      /* green__waiter nodes of greenlets joining */
   ev_timer start_timer;     /* green_spawn_later */

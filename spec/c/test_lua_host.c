@@ -1,0 +1,144 @@
+/*
+** test_lua_host.c: green opened in a C host's lua_State, beside the host's
+** own C greenlets, which keep their own green_set_data pointers.
+*/
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "green.h"
+#include "green_lua.h"
+
+static green_hub_t *hub;
+static lua_State *L;
+
+/* `core` is green.core: the C module, without lua/green on the path. */
+static const char helpers[] =
+  "function describe_current()\n"
+  "  local g = core.getcurrent()\n"
+  "  core.sleep(0)\n"
+  "  return tostring(g), g == core.getcurrent()\n"
+  "end\n";
+
+static void setup(void) {
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  L = luaL_newstate();
+  luaL_openlibs(L);
+  luaL_requiref(L, "green.core", luaopen_green_core, 0);
+  lua_setglobal(L, "core");
+  CHECK_INT(luaL_dostring(L, helpers), ==, LUA_OK);
+}
+
+static void teardown(void) {
+  lua_close(L);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
+/* Call describe_current() on a Lua thread of its own; copy what it said of
+   the current greenlet into out. */
+static void describe_current(char *out, size_t size) {
+  lua_State *T = lua_newthread(L);
+  int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getglobal(T, "describe_current");
+  CHECK_INT(lua_pcall(T, 0, 2, 0), ==, LUA_OK);
+  CHECK(lua_toboolean(T, -1));              /* the same handle each time */
+  snprintf(out, size, "%s", lua_tostring(T, -2));
+  luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+}
+
+static void test_main_keeps_the_hosts_data(void) {
+  static int token;
+  char said[128];
+  setup();
+  green_set_data(green_current(), &token);
+  describe_current(said, sizeof said);
+  CHECK(strcmp(said, "Greenlet \"main\" (running)") == 0);
+  CHECK(green_data(green_current()) == &token);
+  teardown();
+}
+
+typedef struct {
+  green_t *self;
+  uint64_t id;
+  char said[128];
+} c_greenlet_report;
+
+/* A host's C greenlet whose data is no pointer at all, calling Lua. */
+static void *c_greenlet_calls_lua(void *arg) {
+  c_greenlet_report *report = arg;
+  report->self = green_current();
+  report->id = green_id(report->self);
+  green_set_data(report->self, (void *)(intptr_t)42);
+  describe_current(report->said, sizeof report->said);
+  CHECK(green_data(report->self) == (void *)(intptr_t)42);
+  return NULL;
+}
+
+static void check_report(const c_greenlet_report *report) {
+  char expected[64];
+  snprintf(expected, sizeof expected, "Greenlet #%llu (running)",
+           (unsigned long long)report->id);
+  if (strcmp(report->said, expected) != 0)
+    fprintf(stderr, "said %s, expected %s\n", report->said, expected);
+  CHECK(strcmp(report->said, expected) == 0);
+}
+
+static void test_c_greenlets_keep_the_hosts_data(void) {
+  c_greenlet_report first, second;
+  setup();
+  CHECK_INT(green_spawn(c_greenlet_calls_lua, &first, NULL, NULL), ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  check_report(&first);
+  CHECK_INT(green_spawn(c_greenlet_calls_lua, &second, NULL, NULL), ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  check_report(&second);
+  teardown();               /* the handles let go of the records they held */
+}
+
+/* The handles of C greenlets that died are let go of as more come. */
+static void test_dead_c_greenlets_handles_are_let_go_of(void) {
+  c_greenlet_report report;
+  int i, before = 0;
+  setup();
+  for (i = 1; i <= 2000; i++) {
+    CHECK_INT(green_spawn(c_greenlet_calls_lua, &report, NULL, NULL), ==, 0);
+    CHECK_INT(green_hub_run(hub), ==, 0);
+    if (i == 200 || i == 2000) {
+      lua_gc(L, LUA_GCCOLLECT);
+      lua_gc(L, LUA_GCCOLLECT);
+      if (i == 200) before = lua_gc(L, LUA_GCCOUNT);
+    }
+  }
+  check_report(&report);
+  /* Kept, 1800 more handles would take about 300 KiB. */
+  CHECK_INT(lua_gc(L, LUA_GCCOUNT) - before, <, 64);
+  teardown();
+}
+
+/* A host that reloads its scripts in a new lua_State, on the same hub. */
+static void test_a_second_state_on_the_same_hub(void) {
+  char said[128];
+  setup();
+  describe_current(said, sizeof said);
+  lua_close(L);
+  L = luaL_newstate();
+  luaL_openlibs(L);
+  luaL_requiref(L, "green.core", luaopen_green_core, 0);
+  lua_setglobal(L, "core");
+  CHECK_INT(luaL_dostring(L, helpers), ==, LUA_OK);
+  describe_current(said, sizeof said);
+  CHECK(strcmp(said, "Greenlet \"main\" (running)") == 0);
+  teardown();
+}
+
+static const check_test_t tests[] = {
+  CHECK_TEST(test_main_keeps_the_hosts_data),
+  CHECK_TEST(test_c_greenlets_keep_the_hosts_data),
+  CHECK_TEST(test_a_second_state_on_the_same_hub),
+  CHECK_TEST(test_dead_c_greenlets_handles_are_let_go_of),
+};
+
+CHECK_MAIN(tests)
