@@ -39,10 +39,15 @@
 
 #define CANARY_BYTES (GREEN__CANARY_WORDS * sizeof(uint64_t))
 
+/* Hubs on several threads may ask at once: every one finds the same. */
 static size_t page_size(void) {
-  static size_t size;
-  if (size == 0) size = (size_t)sysconf(_SC_PAGESIZE);
-  return size;
+  static _Atomic size_t size;
+  size_t known = atomic_load_explicit(&size, memory_order_relaxed);
+  if (known == 0) {
+    known = (size_t)sysconf(_SC_PAGESIZE);
+    atomic_store_explicit(&size, known, memory_order_relaxed);
+  }
+  return known;
 }
 
 static size_t round_up(size_t n, size_t to) {
