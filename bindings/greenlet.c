@@ -35,14 +35,20 @@ lgreen *lgreen_check(lua_State *L, int index) {
 ** __index is the methods table itself: a method lookup without a call into
 ** C, about 200 instructions fewer per g:join(). Raw greenlets start bare,
 ** as do the handles of greenlets Lua did not spawn; lgreen_push_env gives
-** a handle the full metatable when it makes the table. Only getmetatable
-** tells the two apart.
+** them the full metatable when it makes the table. Only getmetatable tells
+** the two apart.
 */
-static void set_metatable(lua_State *L, lgreen *lg, int bare) {
-  lg->bare = (unsigned char)bare;
+static int starts_bare(const lgreen *lg) {
+  return lg->raw || lg->adopted;
+}
+
+/* Give the handle at ud (an absolute index) the metatable its state asks
+   for. */
+static void set_metatable(lua_State *L, lgreen *lg, int ud) {
+  int bare = starts_bare(lg) && !lg->has_env;
   lua_rawgeti(L, LUA_REGISTRYINDEX,
               bare ? lg->pool->bare_metatable : lg->pool->metatable);
-  lua_setmetatable(L, -2);
+  lua_setmetatable(L, ud);
 }
 
 static void init_record(lgreen *lg, lgreen_pool *pool) {
@@ -62,11 +68,7 @@ int lgreen_push_env(lua_State *L, int ud) {
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, ud, 1);
     lg->has_env = 1;
-    if (lg->bare) {                     /* it may have fields now */
-      lg->bare = 0;
-      lua_rawgeti(L, LUA_REGISTRYINDEX, lg->pool->metatable);
-      lua_setmetatable(L, ud);
-    }
+    if (starts_bare(lg)) set_metatable(L, lg, ud);   /* it may have fields */
   }
   return lua_gettop(L);
 }
@@ -109,7 +111,7 @@ void lgreen_forget_adopted(lua_State *L) {
 }
 
 static lgreen *push_adopted(lua_State *L, green_t *g) {
-  lgreen_pool *pool = lgreen_pool_open(L);
+  lgreen_pool *pool;
   lgreen *lg;
   int t;
   lgreen_registry_table(L, &adopted_key, NULL);
@@ -119,6 +121,7 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
     return lua_touserdata(L, -1);
   }
   lua_pop(L, 1);
+  pool = lgreen_pool_open(L);
   if (pool->adopted >= pool->adopted_sweep_at) {
     let_go_adopted(L, t, pool, 0);
     pool->adopted_sweep_at = 2 * pool->adopted + 64;
@@ -128,7 +131,7 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
   lg->g = g;                    /* no thread: it may run on any Lua thread */
   lg->id = green_id(g);
   lg->started = lg->adopted = 1;
-  set_metatable(L, lg, 1);
+  set_metatable(L, lg, lua_gettop(L));
   if (g == green_hub_main(green_hub_current())) {
     lgreen_push_env(L, lua_gettop(L));
     lua_pushliteral(L, "main");
@@ -328,7 +331,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   lg = lua_newuserdatauv(L, sizeof *lg, 1);
   init_record(lg, pool);
   lg->raw = (unsigned char)raw;
-  set_metatable(L, lg, raw);
+  set_metatable(L, lg, lua_gettop(L));
   if (!raw) lgreen_record_spawn_tree(L, lua_gettop(L));
   lg->thread = lgreen_pool_take(L, pool);
   T = lg->thread.T;

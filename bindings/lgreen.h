@@ -22,9 +22,9 @@ typedef struct lgreen_thread {
   int handle;               /* registry: the handle of its greenlet */
 } lgreen_thread;
 
-/* Finished greenlets' Lua threads, kept for reuse (as many as the runtime
-   keeps stacks), oldest first, and the registry slot of the Greenlet
-   metatable: one per Lua state. */
+/* What the module keeps per Lua state: finished greenlets' Lua threads,
+   kept for reuse (as many as the runtime keeps stacks), oldest first; the
+   Greenlet metatables; the count of adopted handles (greenlet.c). */
 #define LGREEN_POOL_MAX 1024
 typedef struct lgreen_pool {
   lgreen_thread idle[LGREEN_POOL_MAX];
@@ -57,7 +57,6 @@ typedef struct lgreen {
   int nargs;
   unsigned char started, done, failed, raw, adopted;
   unsigned char has_env;    /* its user value table was made */
-  unsigned char bare;       /* it has the bare metatable */
 } lgreen;
 
 /* Slots of a handle's user value table: integer keys, so no string is

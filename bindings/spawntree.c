@@ -36,16 +36,13 @@ static void push_sites_record(lua_State *L, int parent_sites) {
     inherited = (int)lua_rawlen(L, parent_sites);
   if (inherited > 2 * (SITES_MAX - 1)) inherited = 2 * (SITES_MAX - 1);
   lua_createtable(L, inherited + 2, 0);
-  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
-    lua_rawseti(L, -2, 1);
-    lua_pushinteger(L, ar.currentline);
-    lua_rawseti(L, -2, 2);
-  } else {                                /* called from C: no site */
-    lua_pushboolean(L, 0);
-    lua_rawseti(L, -2, 1);
-    lua_pushinteger(L, 0);
-    lua_rawseti(L, -2, 2);
+  if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "fl", &ar)) {
+    lua_pushboolean(L, 0);                /* called from C: no site */
+    ar.currentline = 0;
   }
+  lua_rawseti(L, -2, 1);                  /* the calling function */
+  lua_pushinteger(L, ar.currentline);
+  lua_rawseti(L, -2, 2);
   for (i = 1; i <= inherited; i++) {
     lua_rawgeti(L, parent_sites, i);
     lua_rawseti(L, -2, i + 2);
