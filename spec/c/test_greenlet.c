@@ -327,6 +327,8 @@ static void test_deadlock_under_run(void) {
   teardown();
 }
 
+static char binding_marker;
+
 static void test_names_and_ids(void) {
   green_spawn_options_t opts = {"worker", 0};
   green_t *g, *h;
@@ -348,6 +350,12 @@ static void test_names_and_ids(void) {
   green_set_data(green_current(), &opts);
   CHECK(green_data(green_current()) == &opts);
   CHECK(green_data(NULL) == NULL);
+  /* A binding's pointer is apart from the host's. */
+  green_set_binding_data(g, &binding_marker);
+  CHECK(green_binding_data(g) == &binding_marker);
+  CHECK(green_data(g) == &opts);
+  CHECK(green_binding_data(h) == NULL);
+  CHECK(green_binding_data(NULL) == NULL);
   green_release(g);
   green_release(h);
   teardown();

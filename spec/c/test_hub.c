@@ -28,6 +28,8 @@ static void test_one_hub_per_thread(void) {
   green_hub_t *other = NULL;
   CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
   CHECK(green_hub_current() == hub);
+  CHECK(green_hub_main(hub) == green_current());  /* the thread's own stack */
+  CHECK(green_hub_main(NULL) == NULL);
   CHECK_INT(green_hub_new(NULL, &other), ==, GREEN_EEXIST);
   CHECK(other == NULL);
   CHECK_INT(green_hub_free(hub), ==, 0);
