@@ -359,13 +359,8 @@ static int l_pending(lua_State *L) {
 static int l_processor(lua_State *L) {
   green_t *g = green_deferred_processor(check_queue(L)->d);
   if (g == NULL) return 0;
-  if (g != green_current()) {
-    lgreen *lg = green_binding_data(g);
-    if (lg == NULL || lg->adopted) return 0;
-    lgreen_push_handle(L, lg);
-  } else {
-    lgreen_push_current(L);
-  }
+  if (g == green_current()) lgreen_push_current(L);
+  else if (lgreen_push_known(L, g) == NULL) return 0;
   return 1;
 }
 

@@ -58,15 +58,15 @@ static void init_record(lgreen *lg, lgreen_pool *pool) {
   lg->pending_ref = lg->thread.anchor = lg->thread.handle = LUA_NOREF;
 }
 
-/* Push the user value table of the handle at ud (an absolute index), made
-   on first use. */
+/* Push the UV_ENV table of the handle at ud (an absolute index), made on
+   first use. */
 int lgreen_push_env(lua_State *L, int ud) {
-  if (lua_getiuservalue(L, ud, 1) != LUA_TTABLE) {
+  if (lua_getiuservalue(L, ud, UV_ENV) != LUA_TTABLE) {
     lgreen *lg = lua_touserdata(L, ud);
     lua_pop(L, 1);
     lua_createtable(L, ENV_SLOTS, 0);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, ud, 1);
+    lua_setiuservalue(L, ud, UV_ENV);
     lg->has_env = 1;
     if (starts_bare(lg)) set_metatable(L, lg, ud);   /* it may have fields */
   }
@@ -75,17 +75,21 @@ int lgreen_push_env(lua_State *L, int ud) {
 
 /*
 ** Handles for greenlets that Lua did not spawn (the main greenlet, or a C
-** host's) are kept in the registry under the greenlet's address, and hold
-** a reference to its record, so that the address names it alone. Those of
-** greenlets that died are let go of from time to time, and all of them when
-** the state closes: the greenlets outlive it on the hub, and must not point
-** into it. A handle let go of stays valid, dead.
+** host's) are kept in a registry table under the greenlet's address, so
+** that the address names it alone, and have a registry slot of their own
+** for the running greenlet's quick lookup. They hold a reference to the
+** greenlet's record. Those of greenlets that died are let go of from time
+** to time, and all of them when the state closes: the greenlets outlive it
+** on the hub, and must not point into it. A handle let go of stays valid,
+** dead.
 */
-static void let_go(lgreen *lg) {
+static void let_go(lua_State *L, lgreen *lg) {
   if (green_binding_data(lg->g) == lg) green_set_binding_data(lg->g, NULL);
   green_release(lg->g);
   lg->g = NULL;
   lg->done = 1;
+  luaL_unref(L, LUA_REGISTRYINDEX, lg->thread.handle);
+  lg->thread.handle = LUA_NOREF;
 }
 
 /* Let go of the adopted greenlets in the table at t that died, or of all. */
@@ -95,7 +99,7 @@ static void let_go_adopted(lua_State *L, int t, lgreen_pool *pool, int all) {
     lgreen *lg = lua_touserdata(L, -1);
     lua_pop(L, 1);
     if (all || green_state(lg->g) == GREEN_DEAD) {
-      let_go(lg);
+      let_go(L, lg);
       lua_pushvalue(L, -1);
       lua_pushnil(L);
       lua_rawset(L, t);
@@ -110,23 +114,18 @@ void lgreen_forget_adopted(lua_State *L) {
   lua_pop(L, 1);
 }
 
-static lgreen *push_adopted(lua_State *L, green_t *g) {
-  lgreen_pool *pool;
+/* Push a new handle for g, which L's state has none for. */
+static lgreen *adopt(lua_State *L, green_t *g) {
+  lgreen_pool *pool = lgreen_pool_open(L);
   lgreen *lg;
   int t;
   lgreen_registry_table(L, &adopted_key, NULL);
   t = lua_gettop(L);
-  if (lua_rawgetp(L, t, g) == LUA_TUSERDATA) {
-    lua_remove(L, t);
-    return lua_touserdata(L, -1);
-  }
-  lua_pop(L, 1);
-  pool = lgreen_pool_open(L);
   if (pool->adopted >= pool->adopted_sweep_at) {
     let_go_adopted(L, t, pool, 0);
     pool->adopted_sweep_at = 2 * pool->adopted + 64;
   }
-  lg = lua_newuserdatauv(L, sizeof *lg, 1);
+  lg = lua_newuserdatauv(L, sizeof *lg, UV_LOCALS);
   init_record(lg, pool);
   lg->g = g;                    /* no thread: it may run on any Lua thread */
   lg->id = green_id(g);
@@ -139,10 +138,12 @@ static lgreen *push_adopted(lua_State *L, green_t *g) {
     lua_pop(L, 1);
   }
   lua_pushvalue(L, -1);
-  lua_rawsetp(L, t, g);
+  lg->thread.handle = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, t, g);         /* nothing can fail from here on */
   lua_remove(L, t);
   green_retain(g);
-  green_set_binding_data(g, lg);
+  if (green_binding_data(g) == NULL) green_set_binding_data(g, lg);
   pool->adopted++;
   return lg;
 }
@@ -151,18 +152,42 @@ void lgreen_push_handle(lua_State *L, lgreen *lg) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, lg->thread.handle);
 }
 
+/*
+** Several Lua states may share a hub. A greenlet's binding data is the
+** handle of the state that spawned it, or of the first that adopted it;
+** another state finds its own handle for it in its table of adopted ones.
+*/
+static int in_state(lua_State *L, const lgreen *lg) {
+  return lg->pool->registry == lua_topointer(L, LUA_REGISTRYINDEX);
+}
+
+/* Push the handle L's state has for g and return its record; NULL, with
+   nothing pushed, if it has none. */
+lgreen *lgreen_push_known(lua_State *L, green_t *g) {
+  lgreen *lg = green_binding_data(g);
+  if (lg != NULL && in_state(L, lg)) {
+    lgreen_push_handle(L, lg);
+    return lg;
+  }
+  lgreen_registry_table(L, &adopted_key, NULL);
+  if (lua_rawgetp(L, -1, g) == LUA_TUSERDATA) {
+    lua_remove(L, -2);
+    return lua_touserdata(L, -1);
+  }
+  lua_pop(L, 2);
+  return NULL;
+}
+
 /* Push the handle of the running greenlet; return its record. */
 lgreen *lgreen_push_current(lua_State *L) {
   green_t *g = green_current();
-  lgreen *lg = green_binding_data(g);
-  if (lg == NULL || lg->adopted) return push_adopted(L, g);
-  lgreen_push_handle(L, lg);
-  return lg;
+  lgreen *lg = lgreen_push_known(L, g);
+  return lg != NULL ? lg : adopt(L, g);
 }
 
 lgreen *lgreen_current(lua_State *L) {
   lgreen *lg = green_binding_data(green_current());
-  if (lg != NULL) return lg;
+  if (lg != NULL && in_state(L, lg)) return lg;
   lg = lgreen_push_current(L);
   lua_pop(L, 1);
   return lg;
@@ -247,7 +272,7 @@ static void retire(lua_State *L, lgreen *lg, int ud) {
     lg->pending_ref = LUA_NOREF;
   }
   if (lg->has_env) {
-    lua_getiuservalue(L, ud, 1);
+    lua_getiuservalue(L, ud, UV_ENV);
     fire_links(L, lg, ud, lua_gettop(L));
     lua_pop(L, 1);
   }
@@ -281,7 +306,7 @@ static void finish(lgreen *lg, int status) {
   ud = lua_gettop(T);
   record_end(T, lg, status, 2, nres, ud);
   if (lg->failed) {
-    lua_getiuservalue(T, ud, 1);
+    lua_getiuservalue(T, ud, UV_ENV);
     lua_rawgeti(T, -1, ENV_TRACEBACK);
     lgreen_report_error(T, ud, 2, -1);
     lua_pop(T, 2);
@@ -303,10 +328,12 @@ static int keep_traceback(lua_State *L) {
   return 1;
 }
 
+/* T holds [handler, fn, args...]. */
 static void *entry(void *arg) {
   lgreen *lg = arg;
+  lua_State *T = lg->thread.T;
   lg->started = 1;
-  finish(lg, lua_pcall(lg->thread.T, lg->nargs, LUA_MULTRET, 1));
+  finish(lg, lua_pcall(T, lua_gettop(T) - 2, LUA_MULTRET, 1));
   return NULL;
 }
 
@@ -328,14 +355,13 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   lgreen *lg;
   lua_State *T;
   lgreen_check_callable(L, fn_index);
-  lg = lua_newuserdatauv(L, sizeof *lg, 1);
+  lg = lua_newuserdatauv(L, sizeof *lg, raw ? UV_ENV : UV_COUNT);
   init_record(lg, pool);
   lg->raw = (unsigned char)raw;
   set_metatable(L, lg, lua_gettop(L));
   if (!raw) lgreen_record_spawn_tree(L, lua_gettop(L));
   lg->thread = lgreen_pool_take(L, pool);
   T = lg->thread.T;
-  lg->nargs = nargs;
   if (!lua_checkstack(T, nargs + 2)) {
     lgreen_pool_give(L, pool, lg->thread);
     return luaL_error(L, "spawn: too many arguments");
@@ -412,7 +438,7 @@ static int l_get(lua_State *L) {
   lgreen *lg = lgreen_check(L, 1);
   int n = join(L, lg, lgreen_opt_timeout(L, 2)), i;
   if (n > 0) return n;
-  if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+  if (lua_getiuservalue(L, 1, UV_ENV) != LUA_TTABLE) {
     if (lg->failed) return luaL_error(L, "get: the greenlet failed");
     return 0;                             /* no results */
   }
@@ -520,7 +546,7 @@ static int l_unlink(lua_State *L) {
   lua_Integer i, n;
   lgreen_check(L, 1);
   lgreen_check_callable(L, 2);
-  if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE ||
+  if (lua_getiuservalue(L, 1, UV_ENV) != LUA_TTABLE ||
       lua_rawgeti(L, -1, ENV_LINKS) != LUA_TTABLE)
     return 0;
   n = (lua_Integer)lua_rawlen(L, -1);
@@ -555,7 +581,7 @@ const char *lgreen_state_name(const lgreen *lg) {
 
 static int l_tostring(lua_State *L) {
   lgreen *lg = lgreen_check(L, 1);
-  if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE)
+  if (lua_getiuservalue(L, 1, UV_ENV) == LUA_TTABLE)
     lua_rawgeti(L, -1, ENV_NAME);
   if (lua_isstring(L, -1))
     lua_pushfstring(L, "Greenlet \"%s\" (%s)", lua_tostring(L, -1),
@@ -576,7 +602,10 @@ static int l_index(lua_State *L) {
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   key = luaL_checkstring(L, 2);
   lgreen_check(L, 1);
-  if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) return 0;
+  if (strcmp(key, "spawner") == 0) return lgreen_push_spawner(L, 1), 1;
+  if (strcmp(key, "spawned_at") == 0)     /* its site, then its ancestors' */
+    return lgreen_push_spawned_at(L, 1), 1;
+  if (lua_getiuservalue(L, 1, UV_ENV) != LUA_TTABLE) return 0;
   if (strcmp(key, "value") == 0) {
     if (lua_rawgeti(L, -1, ENV_VALUE) == LUA_TTABLE) lua_rawgeti(L, -1, 1);
     return 1;
@@ -586,11 +615,6 @@ static int l_index(lua_State *L) {
     return lua_rawgeti(L, -1, ENV_EXCEPTION), 1;
   if (strcmp(key, "traceback") == 0)
     return lua_rawgeti(L, -1, ENV_TRACEBACK), 1;
-  if (strcmp(key, "spawner") == 0) return lgreen_push_spawner(L, 1), 1;
-  if (strcmp(key, "spawned_at") == 0) {    /* its site, then its ancestors' */
-    if (lua_rawgeti(L, -1, ENV_SITES) == LUA_TTABLE) lgreen_push_sites(L);
-    return 1;
-  }
   return 0;
 }
 

@@ -36,6 +36,8 @@ typedef struct lgreen_pool {
   int metatable;            /* registry: the Greenlet metatable */
   int bare_metatable;       /* registry: the same for handles without
                                fields (greenlet.c) */
+  const void *registry;     /* the state's: tells its handles from those
+                               of other states on the same hub */
   int adopted;              /* handles of greenlets Lua did not spawn */
   int adopted_sweep_at;     /* let go of the dead ones at this count */
 } lgreen_pool;
@@ -43,8 +45,8 @@ typedef struct lgreen_pool {
 /*
 ** A Lua greenlet: a Lua thread run with lua_pcall on a C greenlet's stack.
 ** The userdata is the Lua handle; while the greenlet may run, its thread's
-** handle slot in the registry holds it. Its user value, made when first
-** needed, is a table with the results, the error, links and the name.
+** handle slot in the registry holds it. Its user values (UV_*) keep what
+** is kept in Lua.
 */
 typedef struct lgreen {
   const void *marker;       /* tells a Greenlet from other userdata */
@@ -54,23 +56,43 @@ typedef struct lgreen {
   lgreen_thread thread;     /* what it runs on; T NULL once it finished */
   lgreen_pool *pool;        /* where the thread goes back */
   int pending_ref;          /* registry: error to raise at the next kill */
-  int nargs;
+  int site_line;            /* the line green.spawn was called from */
   unsigned char started, done, failed, raw, adopted;
-  unsigned char has_env;    /* its user value table was made */
+  unsigned char has_env;    /* its UV_ENV table was made */
+  unsigned char is_spawner; /* the spawner table knows it (spawntree.c) */
 } lgreen;
+_Static_assert(sizeof(lgreen) <= 64, "a raw handle outgrows the fast bins");
 
-/* Slots of a handle's user value table: integer keys, so no string is
-   hashed or compared on the spawn path. */
+/*
+** A handle's user values. A handle from spawn_raw has only UV_ENV: with
+** Lua's 40-byte header, one user value and a 64-byte record it is a
+** 120-byte allocation, the largest that glibc frees to its fast bins. (As a
+** 200-byte one, spawn_raw(f):join() took 169 more instructions, most of
+** them in malloc and free.) A handle of a greenlet Lua did not spawn has
+** UV_LOCALS too; one from green.spawn has all of them: its spawn tree is
+** kept apart from the table of results and links, so that a spawn makes
+** no table.
+*/
+enum {
+  UV_ENV = 1,         /* table of the ENV_* slots below, made when needed */
+  UV_LOCALS,          /* spawn-tree locals, shared along the tree */
+  UV_SPAWNER,         /* its spawner's id (spawntree.c) */
+  UV_SITE,            /* the function it was spawned from; false from C */
+  UV_SPAWNER_SITES,   /* its spawner's sites, shared with its siblings */
+  UV_SITES,           /* its own sites, made when first needed */
+  UV_COUNT = UV_SITES
+};
+
+/* Slots of the UV_ENV table: integer keys, so no string is hashed or
+   compared when a greenlet ends. */
 enum {
   ENV_VALUE = 1,      /* {n = count, results...} */
   ENV_EXCEPTION,
   ENV_TRACEBACK,
   ENV_NAME,
   ENV_LINKS,          /* {{fn, kind}, ...} */
-  ENV_LOCALS,         /* spawn-tree locals, shared along the tree */
-  ENV_SITES,          /* {function, line, ...}: where it and its
-                         ancestors were spawned (spawntree.c) */
-  ENV_SLOTS = ENV_SITES
+  ENV_LOCALS,         /* spawn-tree locals of a handle without UV_LOCALS */
+  ENV_SLOTS = ENV_LOCALS
 };
 
 /* module.c */
@@ -94,6 +116,7 @@ void lgreen_open_greenlet(lua_State *L);
 lgreen *lgreen_check(lua_State *L, int index);
 lgreen *lgreen_current(lua_State *L);
 lgreen *lgreen_push_current(lua_State *L);
+lgreen *lgreen_push_known(lua_State *L, green_t *g);
 void lgreen_forget_adopted(lua_State *L);
 int lgreen_spawn(lua_State *L, int fn_index);
 int lgreen_push_env(lua_State *L, int ud);
@@ -103,7 +126,7 @@ const char *lgreen_state_name(const lgreen *lg);
 /* spawntree.c */
 void lgreen_record_spawn_tree(lua_State *L, int ud);
 void lgreen_push_spawner(lua_State *L, int ud);
-void lgreen_push_sites(lua_State *L);
+void lgreen_push_spawned_at(lua_State *L, int ud);
 void lgreen_open_spawntree(lua_State *L);
 
 /* timeout.c */

@@ -111,6 +111,7 @@ lgreen_pool *lgreen_pool_open(lua_State *L) {
   pool = lua_newuserdatauv(L, sizeof *pool, 0);
   pool->count = pool->low = pool->threads = pool->armed = 0;
   pool->metatable = pool->bare_metatable = LUA_NOREF;
+  pool->registry = lua_topointer(L, LUA_REGISTRYINDEX);
   pool->adopted = 0;
   pool->adopted_sweep_at = 64;
   lua_createtable(L, 0, 1);                 /* the sentinel's metatable */

@@ -6,96 +6,134 @@
 
 #include "lgreen.h"
 
-/* Registry key of the weak table {[greenlet] = its spawner}. */
+/*
+** A child names its spawner by id, in a table {[id] = handle} weak in its
+** values: a spawner is written to it once, however many it spawns, and
+** the child does not keep it alive.
+*/
 static const char spawners_key = 's';
 
-/* Push the spawner of the handle at ud; nil once it has been collected. */
+/* Push the spawner of the handle at ud; nil if green.spawn did not spawn
+   it, or its spawner has been collected. */
 void lgreen_push_spawner(lua_State *L, int ud) {
-  ud = lua_absindex(L, ud);
-  lgreen_registry_table(L, &spawners_key, "kv");
-  lua_pushvalue(L, ud);
-  lua_rawget(L, -2);
+  lua_Integer id;
+  if (lua_getiuservalue(L, ud, UV_SPAWNER) != LUA_TNUMBER) return;
+  id = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lgreen_registry_table(L, &spawners_key, "v");
+  lua_rawgeti(L, -1, id);
   lua_remove(L, -2);
 }
 
-/*
-** Spawn sites are kept as {function, line, function, line, ...}: the
-** greenlet's own, then its spawner's, and so on, at most SITES_MAX. They
-** are copied, not linked to the spawner's, so they outlive the ancestors;
-** and capped, so a greenlet that spawns its successor before it ends, for
-** ever, does not hold an ever longer record.
-*/
-#define SITES_MAX 10
-
-/* Push the sites of a greenlet spawned from the current line of L's caller
-   by a greenlet whose sites (or nil) are at parent_sites. */
-static void push_sites_record(lua_State *L, int parent_sites) {
-  lua_Debug ar;
-  int inherited = 0, i;
-  if (lua_type(L, parent_sites) == LUA_TTABLE)
-    inherited = (int)lua_rawlen(L, parent_sites);
-  if (inherited > 2 * (SITES_MAX - 1)) inherited = 2 * (SITES_MAX - 1);
-  lua_createtable(L, inherited + 2, 0);
-  if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "fl", &ar)) {
-    lua_pushboolean(L, 0);                /* called from C: no site */
-    ar.currentline = 0;
-  }
-  lua_rawseti(L, -2, 1);                  /* the calling function */
-  lua_pushinteger(L, ar.currentline);
-  lua_rawseti(L, -2, 2);
-  for (i = 1; i <= inherited; i++) {
-    lua_rawgeti(L, parent_sites, i);
-    lua_rawseti(L, -2, i + 2);
-  }
-}
-
-/*
-** The spawn tree (gevent's): the child shares its spawner's table of
-** spawn-tree locals, keeps a weak reference to its spawner, and its spawn
-** sites. spawn_raw records none of this.
-*/
-void lgreen_record_spawn_tree(lua_State *L, int ud) {
-  int env = lgreen_push_env(L, ud), parent, parent_env;
-  lgreen_push_current(L);
-  parent = lua_gettop(L);
-  lgreen_registry_table(L, &spawners_key, "kv");
+static void remember_spawner(lua_State *L, lgreen *lg, int ud) {
+  if (lg->is_spawner) return;
+  lgreen_registry_table(L, &spawners_key, "v");
   lua_pushvalue(L, ud);
-  lua_pushvalue(L, parent);
-  lua_rawset(L, -3);
+  lua_rawseti(L, -2, (lua_Integer)lg->id);
   lua_pop(L, 1);
-  parent_env = lgreen_push_env(L, parent);
-  if (lua_rawgeti(L, parent_env, ENV_LOCALS) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, parent_env, ENV_LOCALS);
-  }
-  lua_rawseti(L, env, ENV_LOCALS);
-  /* The calling function and line: cheap to take here; its source is
-     looked up only when someone asks for .spawned_at. */
-  lua_rawgeti(L, parent_env, ENV_SITES);
-  push_sites_record(L, lua_gettop(L));
-  lua_rawseti(L, env, ENV_SITES);
-  lua_settop(L, env - 1);
+  lg->is_spawner = 1;
 }
 
-
-/* The current greenlet's table of spawn-tree locals, made if needed. */
-static void push_tree_locals(lua_State *L) {
-  int env;
-  lgreen_push_current(L);
-  env = lgreen_push_env(L, lua_gettop(L));
-  if (lua_rawgeti(L, env, ENV_LOCALS) != LUA_TTABLE) {
+/* Push the spawn-tree locals of the handle at ud (an absolute index), made
+   on first use. A handle with UV_ENV alone keeps them in that table. */
+static void push_tree_locals(lua_State *L, int ud) {
+  int type = lua_getiuservalue(L, ud, UV_LOCALS), env;
+  if (type == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  if (type == LUA_TNONE) {
+    env = lgreen_push_env(L, ud);
+    if (lua_rawgeti(L, env, ENV_LOCALS) == LUA_TTABLE) {
+      lua_remove(L, env);
+      return;
+    }
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_rawseti(L, env, ENV_LOCALS);
+    lua_remove(L, env);
+    return;
   }
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, ud, UV_LOCALS);
+}
+
+/*
+** Spawn sites are kept as {function, line, function, line, ...}: the
+** greenlet's own, then its spawner's, and so on, at most SITES_MAX. A
+** child keeps its own site in UV_SITE and site_line, and shares its
+** spawner's sites; its own table is made only when it spawns in turn or
+** someone asks. The tables are copied, not linked, so they outlive the
+** ancestors; and capped, so a greenlet that spawns its successor before it
+** ends, for ever, does not hold an ever longer record.
+*/
+#define SITES_MAX 10
+
+/* Push the sites of the handle at ud (an absolute index), or nil if
+   green.spawn did not spawn it. */
+static void push_sites(lua_State *L, lgreen *lg, int ud) {
+  int inherited = 0, i;
+  if (lua_getiuservalue(L, ud, UV_SITES) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  if (lua_getiuservalue(L, ud, UV_SITE) <= LUA_TNIL) return;
+  if (lua_getiuservalue(L, ud, UV_SPAWNER_SITES) == LUA_TTABLE)
+    inherited = (int)lua_rawlen(L, -1);
+  if (inherited > 2 * (SITES_MAX - 1)) inherited = 2 * (SITES_MAX - 1);
+  lua_createtable(L, inherited + 2, 0);   /* [function, spawner's, sites] */
+  lua_pushvalue(L, -3);
+  lua_rawseti(L, -2, 1);
+  lua_pushinteger(L, lg->site_line);
+  lua_rawseti(L, -2, 2);
+  for (i = 1; i <= inherited; i++) {
+    lua_rawgeti(L, -2, i);
+    lua_rawseti(L, -2, i + 2);
+  }
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, ud, UV_SITES);
+}
+
+/*
+** The spawn tree (gevent's): the child shares its spawner's tables of
+** spawn-tree locals and sites, keeps its spawner's id, and the function
+** and line it was spawned from (cheap to take here; the source is looked
+** up only when someone asks for .spawned_at). spawn_raw records none of
+** this.
+*/
+void lgreen_record_spawn_tree(lua_State *L, int ud) {
+  lgreen *lg = lua_touserdata(L, ud), *spawner;
+  lua_Debug ar;
+  int parent;
+  spawner = lgreen_push_current(L);
+  parent = lua_gettop(L);
+  remember_spawner(L, spawner, parent);
+  lua_pushinteger(L, (lua_Integer)spawner->id);
+  lua_setiuservalue(L, ud, UV_SPAWNER);
+  push_tree_locals(L, parent);
+  lua_setiuservalue(L, ud, UV_LOCALS);
+  push_sites(L, spawner, parent);
+  lua_setiuservalue(L, ud, UV_SPAWNER_SITES);
+  if (lua_getstack(L, 1, &ar)) {
+    lua_getinfo(L, "fl", &ar);            /* pushes the calling function */
+    lg->site_line = ar.currentline;
+  } else {
+    lua_pushboolean(L, 0);                /* called from C: no site */
+  }
+  lua_setiuservalue(L, ud, UV_SITE);
+  lua_settop(L, parent - 1);
+}
+
+
+/* The current greenlet's table of spawn-tree locals, made if needed. */
+static void push_current_tree_locals(lua_State *L) {
+  lgreen_push_current(L);
+  push_tree_locals(L, lua_gettop(L));
 }
 
 static int l_get_spawntree_local(lua_State *L) {
   luaL_checkany(L, 1);
-  push_tree_locals(L);
+  push_current_tree_locals(L);
   lua_pushvalue(L, 1);
   lua_rawget(L, -2);
   return 1;
@@ -105,18 +143,24 @@ static int l_set_spawntree_local(lua_State *L) {
   luaL_checkany(L, 1);
   luaL_argcheck(L, !lua_isnil(L, 1), 1, "name must not be nil");
   lua_settop(L, 2);
-  push_tree_locals(L);
+  push_current_tree_locals(L);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
   lua_rawset(L, -3);
   return 0;
 }
 
-/* Replace the spawn sites at the top by their "source:line" lines. */
-void lgreen_push_sites(lua_State *L) {
+/* Push where the handle at ud and its ancestors were spawned, one
+   "source:line" a line; nil if it has no sites. */
+void lgreen_push_spawned_at(lua_State *L, int ud) {
   luaL_Buffer b;
-  int sites = lua_gettop(L), n = (int)lua_rawlen(L, sites), i;
+  int sites, n, i;
   lua_Debug ar;
+  ud = lua_absindex(L, ud);
+  push_sites(L, lua_touserdata(L, ud), ud);
+  if (lua_isnil(L, -1)) return;
+  sites = lua_gettop(L);
+  n = (int)lua_rawlen(L, sites);
   luaL_buffinit(L, &b);
   for (i = 1; i < n; i += 2) {
     if (i > 1) luaL_addstring(&b, "\n");
@@ -141,7 +185,7 @@ static void push_label(lua_State *L, int ud) {
   lgreen *lg = lua_touserdata(L, ud);
   int top = lua_gettop(L);
   ud = lua_absindex(L, ud);
-  if (lua_getiuservalue(L, ud, 1) == LUA_TTABLE &&
+  if (lua_getiuservalue(L, ud, UV_ENV) == LUA_TTABLE &&
       lua_rawgeti(L, -1, ENV_NAME) == LUA_TSTRING) {
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
@@ -154,17 +198,16 @@ static void push_label(lua_State *L, int ud) {
 /* Push "main > #3 > #7": the handle at ud and its spawners, oldest first. */
 static void push_tree_path(lua_State *L, int ud) {
   luaL_Buffer b;
-  int parts, spawners, n = 0, i;
+  int parts, n = 0, i;
   ud = lua_absindex(L, ud);
   lua_newtable(L);
   parts = lua_gettop(L);
-  lgreen_registry_table(L, &spawners_key, "kv");
-  spawners = lua_gettop(L);
   lua_pushvalue(L, ud);
   while (n < 64 && lua_type(L, -1) == LUA_TUSERDATA) {
     push_label(L, -1);
     lua_rawseti(L, parts, ++n);
-    lua_rawget(L, spawners);              /* the spawner, or nil */
+    lgreen_push_spawner(L, -1);
+    lua_remove(L, -2);
   }
   lua_settop(L, parts);
   luaL_buffinit(L, &b);
@@ -212,15 +255,18 @@ typedef struct {
 static int describe_one(green_t *g, void *arg) {
   run_info_ctx *ctx = arg;
   lua_State *L = ctx->L;
-  lgreen *lg = green_binding_data(g);
-  if (lg == NULL || lg->thread.handle == LUA_NOREF) {       /* a C greenlet */
-    lua_pushfstring(L, "C greenlet #%I%s%s\n", (lua_Integer)green_id(g),
-                    green_name(g) ? " " : "", green_name(g) ? green_name(g) : "");
+  lgreen *lg;
+  luaL_checkstack(L, 12, NULL);
+  lg = lgreen_push_known(L, g);
+  if (lg == NULL) {             /* a C greenlet, or another state's */
+    lua_pushfstring(L, "%s #%I%s%s\n",
+                    green_binding_data(g) ? "Greenlet of another Lua state"
+                                          : "C greenlet",
+                    (lua_Integer)green_id(g), green_name(g) ? " " : "",
+                    green_name(g) ? green_name(g) : "");
     lua_rawseti(L, ctx->out, (lua_Integer)lua_rawlen(L, ctx->out) + 1);
     return 0;
   }
-  luaL_checkstack(L, 12, NULL);
-  lgreen_push_handle(L, lg);
   describe(L, ctx->out, lg, lua_gettop(L));
   lua_pop(L, 1);
   return 0;

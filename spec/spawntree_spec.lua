@@ -1,7 +1,7 @@
 local green = require "green"
 
 describe("the spawn tree", function()
-  it("links each greenlet to its spawner, weakly", function()
+  it("links each greenlet to its spawner", function()
     local child, grandchild
     local parent = green.spawn(function()
       child = green.spawn(function()
@@ -14,6 +14,38 @@ describe("the spawn tree", function()
     assert.equals(parent, child.spawner)
     assert.equals(child, grandchild.spawner)
     assert.equals(green.getcurrent(), parent.spawner)
+  end)
+
+  it("does not keep a spawner alive", function()
+    local weak = setmetatable({}, {__mode = "v"})
+    local child
+    local release = green.Event()
+    weak.parent = green.spawn(function()
+      child = green.spawn(function() release:wait() end)
+    end)
+    weak.parent:join()
+    assert.equals(weak.parent, child.spawner)
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(weak.parent)
+    assert.is_nil(child.spawner)
+    release:set()
+    child:join()
+  end)
+
+  it("takes a greenlet from spawn_raw as a spawner, with its locals", function()
+    local child, seen
+    local raw = green.spawn_raw(function()
+      green.set_spawntree_local("owner", "raw")
+      child = green.spawn(function() seen = green.get_spawntree_local("owner") end)
+      child:join()
+    end)
+    raw:join()
+    assert.equals(raw, child.spawner)
+    assert.equals("raw", seen)
+    assert.is_nil(raw.spawner)
+    assert.is_nil(raw.spawned_at)
+    assert.matches("^[^\n]*spawntree_spec.lua:%d+$", child.spawned_at)  -- its own site only
   end)
 
   it("keeps where a greenlet and its ancestors were spawned", function()

@@ -134,11 +134,64 @@ static void test_a_second_state_on_the_same_hub(void) {
   teardown();
 }
 
+/* Two states open at once on one hub: a host with a Lua state per
+   subsystem, one calling into the other from a greenlet. */
+static lua_State *other;
+
+static int run_in_other(lua_State *from) {
+  const char *chunk = luaL_checkstring(from, 1);
+  if (luaL_dostring(other, chunk) != LUA_OK)
+    return luaL_error(from, "other state: %s", lua_tostring(other, -1));
+  lua_pushstring(from, lua_tostring(other, -1));
+  lua_settop(other, 0);
+  return 1;
+}
+
+static lua_State *open_state(void) {
+  lua_State *S = luaL_newstate();
+  luaL_openlibs(S);
+  luaL_requiref(S, "green.core", luaopen_green_core, 0);
+  lua_setglobal(S, "core");
+  return S;
+}
+
+static void test_two_states_open_on_the_same_hub(void) {
+  static const char script[] =
+    "local sleeper = core.spawn(function() core.sleep(60) end)\n"
+    "core.sleep(0)\n"
+    "local me, seen, info\n"
+    "local g = core.spawn(function()\n"
+    "  me = core.getcurrent()\n"
+    "  seen = run_in_other('return tostring(core.getcurrent())')\n"
+    "  info = run_in_other('return core.run_info()')\n"
+    "  return me == core.getcurrent()\n"
+    "end)\n"
+    "g:join()\n"
+    "sleeper:kill()\n"
+    "return tostring(g.value) .. '|' .. seen .. '|' .. info\n";
+  const char *said;
+  setup();
+  other = open_state();
+  lua_register(L, "run_in_other", run_in_other);
+  CHECK_INT(luaL_dostring(L, script), ==, LUA_OK);
+  said = lua_tostring(L, -1);
+  /* The spawning state still knows its greenlet as its own. */
+  CHECK(strncmp(said, "true|", 5) == 0);
+  /* The other state has a handle of its own for it, running. */
+  CHECK(strstr(said, "|Greenlet #") != NULL);
+  CHECK(strstr(said, " (running)|") != NULL);
+  /* And tells the other state's greenlets from C ones. */
+  CHECK(strstr(said, "Greenlet of another Lua state #") != NULL);
+  lua_close(other);
+  teardown();
+}
+
 static const check_test_t tests[] = {
   CHECK_TEST(test_main_keeps_the_hosts_data),
   CHECK_TEST(test_c_greenlets_keep_the_hosts_data),
   CHECK_TEST(test_a_second_state_on_the_same_hub),
   CHECK_TEST(test_dead_c_greenlets_handles_are_let_go_of),
+  CHECK_TEST(test_two_states_open_on_the_same_hub),
 };
 
 CHECK_MAIN(tests)
