@@ -1,7 +1,9 @@
 -- Lua greenlets against Lua coroutines, in one run:
 --   sleep(0) ping-pong between two greenlets, per switch, against two
 --   coroutines driven round-robin by resume/yield, per switch;
---   spawn + finish of an empty greenlet against coroutine.create + resume.
+--   spawn + finish of an empty greenlet against coroutine.create + resume,
+--   with spawn_raw (the cheapest) and with green.spawn (what most code
+--   calls: it also records the spawn tree and keeps results).
 -- Each figure is the median of 7 runs; the runs of a greenlet figure and
 -- of its coroutine baseline take turns (bench/lib/paired.lua).
 local green = require "green"
@@ -37,6 +39,11 @@ local function greenlet_spawns(n)
   for _ = 1, n do spawn_raw(empty):join() end
 end
 
+local function greenlet_full_spawns(n)
+  local spawn = green.spawn
+  for _ = 1, n do spawn(empty):join() end
+end
+
 -- Many alive at once: batches of 1000 spawned, then all run.
 local function greenlet_batches(n)
   local spawn_raw = green.spawn_raw
@@ -54,6 +61,7 @@ end
 
 local g_switch, c_switch = paired(greenlet_pingpong, coroutine_roundrobin, 1000000)
 local g_spawn, c_spawn = paired(greenlet_spawns, coroutine_spawns, 200000)
+local g_full, c_full = paired(greenlet_full_spawns, coroutine_spawns, 200000)
 -- lua5.4 runs scripts with the generational collector; a C host's
 -- luaL_newstate gives the incremental one. Coroutines, made and dropped
 -- young, gain more from the generational mode than greenlets, whose Lua
@@ -75,8 +83,10 @@ local g_batch, c_batch = paired(greenlet_batches, coroutine_spawns, 200000,
                                 drain_thread_pool)
 print(string.format("lua switch   greenlet sleep(0) %6.1f ns   coroutine resume/yield %6.1f ns   ratio %.2fx   (target <= 0.5x)",
   g_switch, c_switch, g_switch / c_switch))
-print(string.format("lua spawn    greenlet %7.1f ns   coroutine.create+resume %7.1f ns   ratio %.2fx   (target <= 1.0x)",
+print(string.format("lua spawn    spawn_raw(f):join() %7.1f ns   coroutine.create+resume %7.1f ns   ratio %.2fx   (target <= 1.0x)",
   g_spawn, c_spawn, g_spawn / c_spawn))
+print(string.format("lua spawn    green.spawn(f):join() %7.1f ns   coroutine.create+resume %7.1f ns   ratio %.2fx",
+  g_full, c_full, g_full / c_full))
 print(string.format("lua spawn    greenlets in batches of 1000 %7.1f ns each   coroutine.create+resume %7.1f ns   ratio %.2fx",
   g_batch, c_batch, g_batch / c_batch))
 print(string.format("lua spawn    incremental collector, as in a C host: greenlet %7.1f ns   coroutine %7.1f ns   ratio %.2fx",
