@@ -41,7 +41,9 @@ describe("green.await", function()
 
   it("checks its argument", function()
     assert.has_error(function() green.await(nil) end,
-                     "bad argument #1 to 'await' (function expected)")
+                     "bad argument #1 to 'await' (function expected, got nil)")
+    assert.has_error(function() green.await_timeout(1, {}) end,
+                     "bad argument #2 to 'await_timeout' (function expected, got table)")
   end)
 end)
 
@@ -62,5 +64,12 @@ describe("green.async", function()
   it("keeps the function's error for get to re-raise", function()
     local result = green.async(function() error("async failure", 0) end)()
     assert.has_error(function() result:get() end, "async failure")
+  end)
+
+  it("takes anything callable, and nothing else", function()
+    local doubler = setmetatable({}, {__call = function(_, x) return 2 * x end})
+    assert.equals(42, green.async(doubler)(21):get())
+    assert.has_error(function() green.async(42) end,
+                     "bad argument #1 to 'async' (function expected, got number)")
   end)
 end)

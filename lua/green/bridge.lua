@@ -4,14 +4,14 @@
 
 return function(green)
   local pack, unpack = table.pack, table.unpack
+  local args = require "green.args"
 
   --- Call `start(..., callback)` and block until `callback` is called, or
   -- until `timeout` seconds pass (nil: no limit). Returns the callback's
   -- arguments, or `nil, "timeout"`. A callback called again, or after the
   -- timeout, is ignored.
   function green.await_timeout(timeout, start, ...)
-    assert(type(start) == "function" or (getmetatable(start) or {}).__call,
-           "bad argument #2 to 'await_timeout' (function expected)")
+    args.check_callable(start, 2, "await_timeout")
     local result, called = green.AsyncResult(), false
     local function callback(...)
       if called then return end
@@ -30,8 +30,7 @@ return function(green)
 
   --- `await_timeout` with no time limit: `green.await(start, ...)`.
   function green.await(start, ...)
-    assert(type(start) == "function" or (getmetatable(start) or {}).__call,
-           "bad argument #1 to 'await' (function expected)")
+    args.check_callable(start, 1, "await")
     return green.await_timeout(nil, start, ...)
   end
 
@@ -42,7 +41,7 @@ return function(green)
   --- A function that runs `fn(...)` in a new greenlet and returns an
   -- AsyncResult at once; the result gets fn's values, or its error.
   function green.async(fn)
-    assert(type(fn) == "function", "bad argument #1 to 'async' (function expected)")
+    args.check_callable(fn, 1, "async")
     return function(...)
       local result = green.AsyncResult()
       green.spawn(function(...) settle(result, pcall(fn, ...)) end, ...)

@@ -20,7 +20,7 @@
 return function(green)
   local core = require "green.core"
   local ThreadPool, on_worker = core.ThreadPool, core.on_worker
-  local type, error = type, error
+  local args = require "green.args"
 
   local default
   local function default_pool()
@@ -36,18 +36,11 @@ return function(green)
     return ThreadPool(threads)
   end
 
-  local function check(fn, what, position)
-    if type(fn) ~= "function" then
-      error(("bad argument #%d to '%s' (function expected, got %s)")
-        :format(position, what, type(fn)), 3)
-    end
-  end
-
   --- Wrap `fn`: each call runs it on a worker thread of `pool` (default:
   -- a pool with a thread per CPU, made on first use) and returns its
   -- results. Called on a worker thread, it runs inline.
   function green.cpu_bound(fn, pool)
-    check(fn, "cpu_bound", 1)
+    args.check_function(fn, 1, "cpu_bound")
     return function(...)
       if on_worker() then return fn(...) end
       return (pool or default_pool()):run(fn, ...)
@@ -57,8 +50,8 @@ return function(green)
   --- Like `cpu_bound`, but a call runs inline when `pred(...)` is false:
   -- for functions worth a thread only on large inputs.
   function green.cpu_bound_if(pred, fn, pool)
-    check(pred, "cpu_bound_if", 1)
-    check(fn, "cpu_bound_if", 2)
+    args.check_function(pred, 1, "cpu_bound_if")
+    args.check_function(fn, 2, "cpu_bound_if")
     return function(...)
       if pred(...) and not on_worker() then
         return (pool or default_pool()):run(fn, ...)

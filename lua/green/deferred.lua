@@ -15,16 +15,15 @@
 return function(green)
   local DeferredQueue = require("green.core").DeferredQueue
   local start_timeout = green.Timeout.start_new
-  local type, error, rawset, setmetatable, getmetatable, pairs, tostring =
-    type, error, rawset, setmetatable, getmetatable, pairs, tostring
+  local type, error, rawset, setmetatable, pairs =
+    type, error, rawset, setmetatable, pairs
+
+  local args = require "green.args"
+  local callable = args.callable
+  local SYNC_OPTIONS = {timeout = true}
+  local PROCESS_OPTIONS = {forever = true, whitelist = true}
 
   local queues = setmetatable({}, {__mode = "k"})    -- object -> its queue
-
-  local function callable(f)
-    if type(f) == "function" then return true end
-    local mt = getmetatable(f)
-    return mt ~= nil and type(mt) == "table" and mt.__call ~= nil
-  end
 
   -- The slow path of a call through a proxy: a call made with a dot, or a
   -- method that is not a plain function. Returns the method or raises.
@@ -82,16 +81,7 @@ return function(green)
     if not proxy[4] or owner ~= proxy[2] then
       error("deferred call: options go with m:sync{timeout = seconds}", 2)
     end
-    if type(opts) ~= "table" then
-      error("bad argument #1 to 'sync' (table of options expected, got " ..
-        type(opts) .. ")", 2)
-    end
-    for k in pairs(opts) do
-      if k ~= "timeout" then
-        error(("bad argument #1 to 'sync' (unknown option '%s')")
-          :format(tostring(k)), 2)
-      end
-    end
+    args.check_options(opts, 1, "sync", SYNC_OPTIONS)
     local timeout = opts.timeout
     if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
       error("bad argument #1 to 'sync' (timeout must be a number >= 0)", 2)
@@ -129,16 +119,7 @@ return function(green)
   function Handler:process(opts)
     local q = queue_of(self, "process")
     if opts == nil then return q:process(false) end
-    if type(opts) ~= "table" then
-      error("bad argument #1 to 'process' (table of options expected, got " ..
-        type(opts) .. ")", 2)
-    end
-    for k in pairs(opts) do
-      if k ~= "forever" and k ~= "whitelist" then
-        error(("bad argument #1 to 'process' (unknown option '%s')")
-          :format(tostring(k)), 2)
-      end
-    end
+    args.check_options(opts, 1, "process", PROCESS_OPTIONS)
     return q:process(opts.forever, opts.whitelist)
   end
 

@@ -6,6 +6,7 @@
 return function(green)
   local setmetatable, getmetatable, error, type, huge =
     setmetatable, getmetatable, error, type, math.huge
+  local args = require "green.args"
 
   local Group = {}
   Group.__index = Group
@@ -68,14 +69,6 @@ return function(green)
     end})
   end
 
-  -- What green.spawn takes: a function, or a value whose metatable has
-  -- __call.
-  local function callable(fn)
-    if type(fn) == "function" then return true end
-    local mt = getmetatable(fn)
-    return type(mt) == "table" and mt.__call ~= nil
-  end
-
   local function member(self, fn, ...)
     local leave <close> = leaving(self)
     return fn(...)
@@ -85,9 +78,7 @@ return function(green)
 
   --- Spawn `fn(...)` as a member; a Pool waits for a free slot first.
   function Group:spawn(fn, ...)
-    if not callable(fn) then
-      error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 2)
-    end
+    args.check_callable(fn, 1, "spawn")
     self:_acquire_slot()
     local ok, g = pcall(green.spawn, member, self, fn, ...)
     if not ok then self:_release_slot(); error(g, 2) end

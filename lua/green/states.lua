@@ -33,8 +33,10 @@ return function(green)
   local GreenletExit = green.GreenletExit
   local type, error, pairs, ipairs, select, rawget, rawset, rawequal =
     type, error, pairs, ipairs, select, rawget, rawset, rawequal
-  local setmetatable, getmetatable, tostring, concat =
-    setmetatable, getmetatable, tostring, table.concat
+  local setmetatable, getmetatable, concat =
+    setmetatable, getmetatable, table.concat
+  local args = require "green.args"
+  local STATE_OPTIONS = {transitions_to = true, on_start = true}
 
   --- The error raised for a transition the current state does not list.
   -- Fields: `from`, `to` (state names) and `message`.
@@ -234,18 +236,8 @@ return function(green)
   -- in a table made by `green.states`.
   function green.state(opts, fn)
     if fn == nil and type(opts) == "function" then opts, fn = {}, opts end
-    if type(opts) ~= "table" then
-      error("bad argument #1 to 'state' (table of options expected, got " ..
-        type(opts) .. ")", 2)
-    end
-    if type(fn) ~= "function" then
-      error("bad argument #2 to 'state' (function expected, got " .. type(fn) .. ")", 2)
-    end
-    for k in pairs(opts) do
-      if k ~= "transitions_to" and k ~= "on_start" then
-        error(("bad argument #1 to 'state' (unknown option '%s')"):format(tostring(k)), 2)
-      end
-    end
+    args.check_options(opts, 1, "state", STATE_OPTIONS)
+    args.check_function(fn, 2, "state")
     if opts.on_start ~= nil and type(opts.on_start) ~= "function" then
       error("bad argument #1 to 'state' (on_start must be a function)", 2)
     end

@@ -7,6 +7,7 @@ return function(green)
   local now, pack, unpack, type, error, setmetatable, math_min, math_max =
     green.now, table.pack, table.unpack, type, error, setmetatable, math.min,
     math.max
+  local args = require "green.args"
 
   --- Stats of `green.timed` wrappers, by name: `calls`, `errors`,
   -- `total_ms`, `min_ms`, `max_ms`, `last_ms`.
@@ -29,9 +30,7 @@ return function(green)
   -- with the milliseconds, whether it returned, and its arguments; `stats`
   -- names an entry of `green.timed_stats` to add the call to.
   function green.timed(fn, opts)
-    if type(fn) ~= "function" then
-      error("bad argument #1 to 'timed' (function expected, got " .. type(fn) .. ")", 2)
-    end
+    args.check_function(fn, 1, "timed")
     opts = opts or {}
     local report, stats = opts.report, opts.stats
     if report == nil and stats == nil then
