@@ -283,35 +283,37 @@ static void retire(lua_State *L, lgreen *lg, int ud) {
    holds [handler, results...] or [handler, error]. */
 static void finish(lgreen *lg, int status) {
   lua_State *T = lg->thread.T;
-  int nres = lua_gettop(T) - 1, ud;
-  if (status == LUA_OK && (lg->raw || nres == 0) && !lg->has_env) {
-    lg->done = 1;               /* nothing to keep, no links to start */
-    retire_thread(T, lg);
+  int nres = lua_gettop(T) - 1;
+  lg->done = 1;
+  if (status == LUA_OK && (lg->raw || nres == 0) && !lg->has_env &&
+      lg->pending_ref == LUA_NOREF) {
+    retire_thread(T, lg);       /* nothing to keep, no links to start */
     return;
   }
-  /* Outside any call, T's stack is only as large as it last needed. With
-     no memory to grow it, the results are dropped and it counts as failed. */
-  if (!lua_checkstack(T, 16)) {
+  if (lua_checkstack(T, 16)) {
+    int ud;
+    lgreen_push_handle(T, lg);
+    ud = lua_gettop(T);
+    record_end(T, lg, status, 2, nres, ud);
+    if (lg->failed) {
+      lua_getiuservalue(T, ud, UV_ENV);
+      lua_rawgeti(T, -1, ENV_TRACEBACK);
+      lgreen_report_error(T, ud, 2, -1);
+      lua_pop(T, 2);
+    }
+  } else {
+    /* Outside any call, T's stack is only as large as it last needed.
+       With no memory to grow it, the results are dropped and it counts
+       as failed. */
     lua_settop(T, 1);
-    lg->done = lg->failed = 1;
+    lg->failed = 1;
     if (!lua_checkstack(T, 8)) {
       retire_thread(T, lg);
       return;
     }
     lgreen_push_handle(T, lg);
-    retire(T, lg, 2);
-    return;
   }
-  lgreen_push_handle(T, lg);
-  ud = lua_gettop(T);
-  record_end(T, lg, status, 2, nres, ud);
-  if (lg->failed) {
-    lua_getiuservalue(T, ud, UV_ENV);
-    lua_rawgeti(T, -1, ENV_TRACEBACK);
-    lgreen_report_error(T, ud, 2, -1);
-    lua_pop(T, 2);
-  }
-  retire(T, lg, ud);          /* the last use of lg and T */
+  retire(T, lg, lua_gettop(T));   /* the last use of lg and T */
 }
 
 /* Message handler of a greenlet's pcall: keep the traceback beside the

@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "green.h"
@@ -186,12 +187,65 @@ static void test_two_states_open_on_the_same_hub(void) {
   teardown();
 }
 
+/* An allocator that can be told to refuse to grow anything. */
+static int refusing;
+
+static void *refusing_alloc(void *ud, void *block, size_t old_size,
+                            size_t size) {
+  (void)ud;
+  if (size == 0) {
+    free(block);
+    return NULL;
+  }
+  if (refusing && (block == NULL || size > old_size)) return NULL;
+  return realloc(block, size);
+}
+
+/* Refuse from now on, and return as many values as fit on the stack
+   without growing it: the greenlet's thread ends full. */
+static int fill_and_refuse(lua_State *S) {
+  refusing = 1;
+  while (lua_checkstack(S, 1)) lua_pushboolean(S, 1);
+  return lua_gettop(S);
+}
+
+static int stop_refusing(lua_State *S) {
+  (void)S;
+  refusing = 0;
+  return 0;
+}
+
+/* A greenlet whose results do not fit, with no memory to grow: it counts
+   as failed, its thread goes back to the pool, and the state goes on. */
+static void test_no_memory_for_a_greenlets_results(void) {
+  static const char script[] =
+    "local g = core.spawn(fill_and_refuse)\n"
+    "g:join()\n"
+    "stop_refusing()\n"
+    "local ok, err = pcall(g.get, g)\n"
+    "assert(not ok and err:find('the greenlet failed'), err)\n"
+    "assert(core.stats().lua_threads_idle == 1)\n"
+    "return core.spawn(function(a) return a + 1 end, 41):get()\n";
+  CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
+  L = lua_newstate(refusing_alloc, NULL);
+  luaL_openlibs(L);
+  luaL_requiref(L, "green.core", luaopen_green_core, 0);
+  lua_setglobal(L, "core");
+  lua_register(L, "fill_and_refuse", fill_and_refuse);
+  lua_register(L, "stop_refusing", stop_refusing);
+  if (luaL_dostring(L, script) != LUA_OK)
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+  CHECK_INT(lua_tointeger(L, -1), ==, 42);
+  teardown();
+}
+
 static const check_test_t tests[] = {
   CHECK_TEST(test_main_keeps_the_hosts_data),
   CHECK_TEST(test_c_greenlets_keep_the_hosts_data),
   CHECK_TEST(test_a_second_state_on_the_same_hub),
   CHECK_TEST(test_dead_c_greenlets_handles_are_let_go_of),
   CHECK_TEST(test_two_states_open_on_the_same_hub),
+  CHECK_TEST(test_no_memory_for_a_greenlets_results),
 };
 
 CHECK_MAIN(tests)
