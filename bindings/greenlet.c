@@ -178,11 +178,14 @@ lgreen *lgreen_push_known(lua_State *L, green_t *g) {
   return NULL;
 }
 
-/* Push the handle of the running greenlet; return its record. */
-lgreen *lgreen_push_current(lua_State *L) {
-  green_t *g = green_current();
+/* Push the handle of g in L's state, made if needed; return its record. */
+lgreen *lgreen_push_greenlet(lua_State *L, green_t *g) {
   lgreen *lg = lgreen_push_known(L, g);
   return lg != NULL ? lg : adopt(L, g);
+}
+
+lgreen *lgreen_push_current(lua_State *L) {
+  return lgreen_push_greenlet(L, green_current());
 }
 
 lgreen *lgreen_current(lua_State *L) {

@@ -117,6 +117,7 @@ lgreen *lgreen_check(lua_State *L, int index);
 lgreen *lgreen_current(lua_State *L);
 lgreen *lgreen_push_current(lua_State *L);
 lgreen *lgreen_push_known(lua_State *L, green_t *g);
+lgreen *lgreen_push_greenlet(lua_State *L, green_t *g);
 void lgreen_forget_adopted(lua_State *L);
 int lgreen_spawn(lua_State *L, int fn_index);
 int lgreen_push_env(lua_State *L, int ud);

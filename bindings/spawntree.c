@@ -35,27 +35,25 @@ static void remember_spawner(lua_State *L, lgreen *lg, int ud) {
 }
 
 /* Push the spawn-tree locals of the handle at ud (an absolute index), made
-   on first use. A handle with UV_ENV alone keeps them in that table. */
+   on first use. */
 static void push_tree_locals(lua_State *L, int ud) {
   int type = lua_getiuservalue(L, ud, UV_LOCALS), env;
   if (type == LUA_TTABLE) return;
   lua_pop(L, 1);
-  if (type == LUA_TNONE) {
-    env = lgreen_push_env(L, ud);
-    if (lua_rawgeti(L, env, ENV_LOCALS) == LUA_TTABLE) {
-      lua_remove(L, env);
-      return;
-    }
+  if (type != LUA_TNONE) {
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, ud, UV_LOCALS);
+    return;
+  }
+  env = lgreen_push_env(L, ud);           /* a handle with UV_ENV alone */
+  if (lua_rawgeti(L, env, ENV_LOCALS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_rawseti(L, env, ENV_LOCALS);
-    lua_remove(L, env);
-    return;
   }
-  lua_newtable(L);
-  lua_pushvalue(L, -1);
-  lua_setiuservalue(L, ud, UV_LOCALS);
+  lua_remove(L, env);
 }
 
 /*
@@ -220,9 +218,25 @@ static void push_tree_path(lua_State *L, int ud) {
   lua_replace(L, parts);
 }
 
+/* The Lua thread whose stack shows where lg is: the caller's own, a Lua
+   greenlet's, or for the main greenlet the state's main thread, if it is
+   in a call. NULL if there is none to show. */
+static lua_State *thread_of(lua_State *L, const lgreen *lg) {
+  lua_State *T;
+  lua_Debug ar;
+  if (!lg->started || lg->done) return NULL;
+  if (lg->g == green_current()) return L;
+  if (lg->thread.T != NULL) return lg->thread.T;
+  if (lg->g != green_hub_main(green_hub_current())) return NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  T = lua_tothread(L, -1);
+  lua_pop(L, 1);                          /* the registry keeps it */
+  return lua_getstack(T, 0, &ar) ? T : NULL;
+}
+
 /* Append one greenlet's entry to the table at `out`. */
 static void describe(lua_State *L, int out, lgreen *lg, int ud) {
-  lua_State *T = lg->thread.T;
+  lua_State *T = thread_of(L, lg);
   luaL_tolstring(L, ud, NULL);
   push_tree_path(L, ud);
   lua_pushfstring(L, "%s\n  spawn tree: %s\n", lua_tostring(L, -2),
@@ -237,8 +251,7 @@ static void describe(lua_State *L, int out, lgreen *lg, int ud) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
-  if (lg->g == green_current()) T = L;      /* the caller: it is running */
-  if (lg->started && !lg->done && T != NULL) {
+  if (T != NULL) {
     luaL_traceback(L, T, NULL, 0);
     luaL_gsub(L, lua_tostring(L, -1), "\n", "\n  ");
     lua_pushfstring(L, "  %s\n", lua_tostring(L, -1));
@@ -280,7 +293,7 @@ static int l_run_info(lua_State *L) {
   lua_newtable(L);
   ctx.L = L;
   ctx.out = lua_gettop(L);
-  main_lg = lgreen_push_current(L);
+  main_lg = lgreen_push_greenlet(L, green_hub_main(green_hub_current()));
   describe(L, ctx.out, main_lg, lua_gettop(L));
   lua_pop(L, 1);
   green_hub_foreach(green_hub_current(), describe_one, &ctx);

@@ -140,4 +140,21 @@ describe("green.run_info", function()
     assert.matches("in function '[%w.]*sleep'", info)   -- green.sleep or green.core.sleep
     assert.matches("in method 'join'", info)
   end)
+
+  it("lists the main greenlet and the caller once each, from any greenlet", function()
+    local caller = green.spawn(green.run_info)
+    caller.name = "caller"
+    local function wait_for_it() return caller:get() end
+    local wait_line = debug.getinfo(1, "l").currentline - 1
+    local info = wait_for_it()
+    local function count(pattern)
+      local n = 0
+      for _ in info:gmatch(pattern) do n = n + 1 end
+      return n
+    end
+    assert.equals(1, count('Greenlet "main" %(blocked%)'))
+    assert.equals(1, count('Greenlet "caller" %(running%)'))
+    -- Where the main greenlet waits: in wait_for_it, on the main thread.
+    assert.matches("spawntree_spec.lua:" .. wait_line .. ": in [%w ]*'wait_for_it'", info)
+  end)
 end)
