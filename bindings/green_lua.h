@@ -16,7 +16,9 @@
 ** Close the state (lua_close) once its Lua greenlets have finished, and
 ** before green_hub_free: the Lua handles of C greenlets hold their records
 ** until then. green_set_data stays the host's, on every greenlet; the
-** module keeps its own pointer with green_set_binding_data.
+** module keeps its own pointer with green_set_binding_data. Several states
+** may be open on one hub at once, even calling into each other from a
+** greenlet: each state has its own handle for a greenlet it did not spawn.
 **
 ** Link with the Lua module's objects (libgreen_lua.a), libgreen and liblua.
 */
