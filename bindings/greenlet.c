@@ -309,7 +309,7 @@ static void finish(lgreen *lg, int status) {
        With no memory to grow it, the results are dropped and it counts
        as failed. */
     lua_settop(T, 1);
-    lg->failed = 1;
+    lg->failed = lg->no_memory = 1;
     if (!lua_checkstack(T, 8)) {
       retire_thread(T, lg);
       return;
@@ -439,19 +439,28 @@ static int l_join(lua_State *L) {
   return 1;
 }
 
+/* Push the error the greenlet at ud died of, or nil. One that had no
+   memory to keep its end gets Lua's own message for that. */
+static void push_exception(lua_State *L, const lgreen *lg, int ud) {
+  if (lg->no_memory) {
+    lua_pushliteral(L, "not enough memory");
+  } else if (lua_getiuservalue(L, ud, UV_ENV) == LUA_TTABLE) {
+    lua_rawgeti(L, -1, ENV_EXCEPTION);
+    lua_remove(L, -2);
+  }                             /* else the nil pushed for no table */
+}
+
 static int l_get(lua_State *L) {
   lgreen *lg = lgreen_check(L, 1);
   int n = join(L, lg, lgreen_opt_timeout(L, 2)), i;
   if (n > 0) return n;
-  if (lua_getiuservalue(L, 1, UV_ENV) != LUA_TTABLE) {
-    if (lg->failed) return luaL_error(L, "get: the greenlet failed");
-    return 0;                             /* no results */
-  }
   if (lg->failed) {
-    lua_rawgeti(L, -1, ENV_EXCEPTION);
+    push_exception(L, lg, 1);
     return lua_error(L);
   }
-  if (lua_rawgeti(L, -1, ENV_VALUE) != LUA_TTABLE) return 0;
+  if (lua_getiuservalue(L, 1, UV_ENV) != LUA_TTABLE ||
+      lua_rawgeti(L, -1, ENV_VALUE) != LUA_TTABLE)
+    return 0;                             /* no results */
   lua_getfield(L, -1, "n");
   n = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
@@ -603,21 +612,21 @@ static int l_tostring(lua_State *L) {
    spawned_at; and the methods. */
 static int l_index(lua_State *L) {
   const char *key;
+  lgreen *lg;
   lua_pushvalue(L, 2);                    /* methods first: the hot path */
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   key = luaL_checkstring(L, 2);
-  lgreen_check(L, 1);
+  lg = lgreen_check(L, 1);
   if (strcmp(key, "spawner") == 0) return lgreen_push_spawner(L, 1), 1;
   if (strcmp(key, "spawned_at") == 0)     /* its site, then its ancestors' */
     return lgreen_push_spawned_at(L, 1), 1;
+  if (strcmp(key, "exception") == 0) return push_exception(L, lg, 1), 1;
   if (lua_getiuservalue(L, 1, UV_ENV) != LUA_TTABLE) return 0;
   if (strcmp(key, "value") == 0) {
     if (lua_rawgeti(L, -1, ENV_VALUE) == LUA_TTABLE) lua_rawgeti(L, -1, 1);
     return 1;
   }
   if (strcmp(key, "name") == 0) return lua_rawgeti(L, -1, ENV_NAME), 1;
-  if (strcmp(key, "exception") == 0)
-    return lua_rawgeti(L, -1, ENV_EXCEPTION), 1;
   if (strcmp(key, "traceback") == 0)
     return lua_rawgeti(L, -1, ENV_TRACEBACK), 1;
   return 0;

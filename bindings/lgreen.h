@@ -60,6 +60,7 @@ typedef struct lgreen {
   unsigned char started, done, failed, raw, adopted;
   unsigned char has_env;    /* its UV_ENV table was made */
   unsigned char is_spawner; /* the spawner table knows it (spawntree.c) */
+  unsigned char no_memory;  /* failed with no memory to keep its end */
 } lgreen;
 _Static_assert(sizeof(lgreen) <= 64, "a raw handle outgrows the fast bins");
 

@@ -160,27 +160,38 @@ static void test_two_states_open_on_the_same_hub(void) {
   static const char script[] =
     "local sleeper = core.spawn(function() core.sleep(60) end)\n"
     "core.sleep(0)\n"
-    "local me, seen, info\n"
+    "local me, seen, info, processing\n"
     "local g = core.spawn(function()\n"
     "  me = core.getcurrent()\n"
     "  seen = run_in_other('return tostring(core.getcurrent())')\n"
     "  info = run_in_other('return core.run_info()')\n"
+    "  processing = run_in_other(processor_check)\n"
     "  return me == core.getcurrent()\n"
     "end)\n"
     "g:join()\n"
     "sleeper:kill()\n"
-    "return tostring(g.value) .. '|' .. seen .. '|' .. info\n";
+    "return tostring(g.value) .. '|' .. seen .. '|' .. processing ..\n"
+    "  '|' .. info\n";
   const char *said;
   setup();
   other = open_state();
   lua_register(L, "run_in_other", run_in_other);
+  /* Run on a greenlet of L: it processes a queue of the other state, whose
+     own greenlet asks who is processing. */
+  lua_pushliteral(L,
+    "local me, q, seen = core.getcurrent(), core.DeferredQueue()\n"
+    "core.spawn(function() seen = q:processor(); q:stop() end)\n"
+    "q:process(true)\n"
+    "return tostring(seen == me)\n");
+  lua_setglobal(L, "processor_check");
   CHECK_INT(luaL_dostring(L, script), ==, LUA_OK);
   said = lua_tostring(L, -1);
   /* The spawning state still knows its greenlet as its own. */
   CHECK(strncmp(said, "true|", 5) == 0);
-  /* The other state has a handle of its own for it, running. */
+  /* The other state has a handle of its own for it, running, and finds
+     it as the processor of its queue. */
   CHECK(strstr(said, "|Greenlet #") != NULL);
-  CHECK(strstr(said, " (running)|") != NULL);
+  CHECK(strstr(said, " (running)|true|") != NULL);
   /* And tells the other state's greenlets from C ones. */
   CHECK(strstr(said, "Greenlet of another Lua state #") != NULL);
   lua_close(other);
@@ -216,14 +227,17 @@ static int stop_refusing(lua_State *S) {
 }
 
 /* A greenlet whose results do not fit, with no memory to grow: it counts
-   as failed, its thread goes back to the pool, and the state goes on. */
+   as failed with Lua's memory error, its thread goes back to the pool, and
+   the state goes on. */
 static void test_no_memory_for_a_greenlets_results(void) {
   static const char script[] =
     "local g = core.spawn(fill_and_refuse)\n"
+    "g.name = 'full'          -- its table of results is made beforehand\n"
     "g:join()\n"
     "stop_refusing()\n"
     "local ok, err = pcall(g.get, g)\n"
-    "assert(not ok and err:find('the greenlet failed'), err)\n"
+    "assert(not ok and err == 'not enough memory', err)\n"
+    "assert(g.exception == err and not g:successful())\n"
     "assert(core.stats().lua_threads_idle == 1)\n"
     "return core.spawn(function(a) return a + 1 end, 41):get()\n";
   CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
