@@ -23,13 +23,19 @@ static const char helpers[] =
   "  return tostring(g), g == core.getcurrent()\n"
   "end\n";
 
+/* Open the standard libraries and green.core, as `core`, in a new state;
+   and the helpers. */
+static lua_State *open_state(lua_State *S) {
+  luaL_openlibs(S);
+  luaL_requiref(S, "green.core", luaopen_green_core, 0);
+  lua_setglobal(S, "core");
+  CHECK_INT(luaL_dostring(S, helpers), ==, LUA_OK);
+  return S;
+}
+
 static void setup(void) {
   CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
-  L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_requiref(L, "green.core", luaopen_green_core, 0);
-  lua_setglobal(L, "core");
-  CHECK_INT(luaL_dostring(L, helpers), ==, LUA_OK);
+  L = open_state(luaL_newstate());
 }
 
 static void teardown(void) {
@@ -125,11 +131,7 @@ static void test_a_second_state_on_the_same_hub(void) {
   setup();
   describe_current(said, sizeof said);
   lua_close(L);
-  L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_requiref(L, "green.core", luaopen_green_core, 0);
-  lua_setglobal(L, "core");
-  CHECK_INT(luaL_dostring(L, helpers), ==, LUA_OK);
+  L = open_state(luaL_newstate());
   describe_current(said, sizeof said);
   CHECK(strcmp(said, "Greenlet \"main\" (running)") == 0);
   teardown();
@@ -146,14 +148,6 @@ static int run_in_other(lua_State *from) {
   lua_pushstring(from, lua_tostring(other, -1));
   lua_settop(other, 0);
   return 1;
-}
-
-static lua_State *open_state(void) {
-  lua_State *S = luaL_newstate();
-  luaL_openlibs(S);
-  luaL_requiref(S, "green.core", luaopen_green_core, 0);
-  lua_setglobal(S, "core");
-  return S;
 }
 
 static void test_two_states_open_on_the_same_hub(void) {
@@ -174,7 +168,7 @@ static void test_two_states_open_on_the_same_hub(void) {
     "  '|' .. info\n";
   const char *said;
   setup();
-  other = open_state();
+  other = open_state(luaL_newstate());
   lua_register(L, "run_in_other", run_in_other);
   /* Run on a greenlet of L: it processes a queue of the other state, whose
      own greenlet asks who is processing. */
@@ -241,10 +235,7 @@ static void test_no_memory_for_a_greenlets_results(void) {
     "assert(core.stats().lua_threads_idle == 1)\n"
     "return core.spawn(function(a) return a + 1 end, 41):get()\n";
   CHECK_INT(green_hub_new(NULL, &hub), ==, 0);
-  L = lua_newstate(refusing_alloc, NULL);
-  luaL_openlibs(L);
-  luaL_requiref(L, "green.core", luaopen_green_core, 0);
-  lua_setglobal(L, "core");
+  L = open_state(lua_newstate(refusing_alloc, NULL));
   lua_register(L, "fill_and_refuse", fill_and_refuse);
   lua_register(L, "stop_refusing", stop_refusing);
   if (luaL_dostring(L, script) != LUA_OK)
