@@ -189,9 +189,7 @@ lgreen *lgreen_push_current(lua_State *L) {
 }
 
 lgreen *lgreen_current(lua_State *L) {
-  lgreen *lg = green_binding_data(green_current());
-  if (lg != NULL && in_state(L, lg)) return lg;
-  lg = lgreen_push_current(L);
+  lgreen *lg = lgreen_push_current(L);
   lua_pop(L, 1);
   return lg;
 }
