@@ -244,6 +244,34 @@ static void test_no_memory_for_a_greenlets_results(void) {
   teardown();
 }
 
+/* A C function that sleeps and ignores being killed. */
+static int sleep_through_kills(lua_State *S) {
+  (void)S;
+  green_sleep(60);
+  return 0;
+}
+
+/* A greenlet killed with an error that C code swallows ends normally; the
+   error given to kill is let go of all the same. */
+static void test_a_swallowed_kill_error_is_let_go_of(void) {
+  static const char script[] =
+    "local weak = setmetatable({}, {__mode = 'v'})\n"
+    "local g = core.spawn(sleep_through_kills)\n"
+    "core.sleep(0)                                 -- g sleeps in C\n"
+    "weak.err = {}\n"
+    "g:kill(weak.err)\n"
+    "assert(g:successful(), 'ended normally')\n"
+    "collectgarbage()\n"
+    "collectgarbage()\n"
+    "return weak.err == nil\n";
+  setup();
+  lua_register(L, "sleep_through_kills", sleep_through_kills);
+  if (luaL_dostring(L, script) != LUA_OK)
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+  CHECK(lua_toboolean(L, -1));
+  teardown();
+}
+
 static const check_test_t tests[] = {
   CHECK_TEST(test_main_keeps_the_hosts_data),
   CHECK_TEST(test_c_greenlets_keep_the_hosts_data),
@@ -251,6 +279,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_dead_c_greenlets_handles_are_let_go_of),
   CHECK_TEST(test_two_states_open_on_the_same_hub),
   CHECK_TEST(test_no_memory_for_a_greenlets_results),
+  CHECK_TEST(test_a_swallowed_kill_error_is_let_go_of),
 };
 
 CHECK_MAIN(tests)
