@@ -280,41 +280,58 @@ static void retire(lua_State *L, lgreen *lg, int ud) {
   retire_thread(L, lg);
 }
 
+/* Protected, on the greenlet's thread: [lg, &recorded, status, results or
+   error]. Record the end, report an error, start the links. */
+static int end_protected(lua_State *T) {
+  lgreen *lg = lua_touserdata(T, 1);
+  int *recorded = lua_touserdata(T, 2);
+  int status = (int)lua_tointeger(T, 3), nres = lua_gettop(T) - 3, ud;
+  luaL_checkstack(T, 16, NULL);
+  lgreen_push_handle(T, lg);
+  ud = lua_gettop(T);
+  record_end(T, lg, status, 4, nres, ud);
+  *recorded = 1;
+  if (lg->failed) {
+    lua_getiuservalue(T, ud, UV_ENV);
+    lua_rawgeti(T, -1, ENV_TRACEBACK);
+    lgreen_report_error(T, ud, 4, -1);
+    lua_pop(T, 2);
+  }
+  if (lg->has_env) {
+    lua_getiuservalue(T, ud, UV_ENV);
+    fire_links(T, lg, ud, lua_gettop(T));
+  }
+  return 0;
+}
+
 /* Runs on the greenlet's own thread T once its function has returned. T
-   holds [handler, results...] or [handler, error]. */
+   holds [handler, results...] or [handler, error]. What runs here is
+   protected: T is in no call, so an error (a __tostring that raises, no
+   memory) would jump to another stack's pcall. */
 static void finish(lgreen *lg, int status) {
   lua_State *T = lg->thread.T;
-  int nres = lua_gettop(T) - 1;
+  int nres = lua_gettop(T) - 1, recorded = 0;
   lg->done = 1;
   if (status == LUA_OK && (lg->raw || nres == 0) && !lg->has_env &&
       lg->pending_ref == LUA_NOREF) {
     retire_thread(T, lg);       /* nothing to keep, no links to start */
     return;
   }
-  if (lua_checkstack(T, 16)) {
-    int ud;
-    lgreen_push_handle(T, lg);
-    ud = lua_gettop(T);
-    record_end(T, lg, status, 2, nres, ud);
-    if (lg->failed) {
-      lua_getiuservalue(T, ud, UV_ENV);
-      lua_rawgeti(T, -1, ENV_TRACEBACK);
-      lgreen_report_error(T, ud, 2, -1);
-      lua_pop(T, 2);
-    }
-  } else {
-    /* Outside any call, T's stack is only as large as it last needed.
-       With no memory to grow it, the results are dropped and it counts
-       as failed. */
-    lua_settop(T, 1);
-    lg->failed = lg->no_memory = 1;
-    if (!lua_checkstack(T, 8)) {
-      retire_thread(T, lg);
-      return;
-    }
-    lgreen_push_handle(T, lg);
+  if (lua_checkstack(T, 4)) {
+    lua_pushcfunction(T, end_protected);
+    lua_pushlightuserdata(T, lg);
+    lua_pushlightuserdata(T, &recorded);
+    lua_pushinteger(T, status);
+    lua_rotate(T, 2, 4);        /* T: [handler, end, lg, &recorded, ...] */
+    lua_pcall(T, nres + 3, 0, 0);
   }
-  retire(T, lg, lua_gettop(T));   /* the last use of lg and T */
+  if (!recorded) lg->failed = lg->no_memory = 1;   /* no memory to keep it */
+  lua_settop(T, 0);
+  if (lg->pending_ref != LUA_NOREF) {
+    luaL_unref(T, LUA_REGISTRYINDEX, lg->pending_ref);
+    lg->pending_ref = LUA_NOREF;
+  }
+  retire_thread(T, lg);         /* the last use of lg and T */
 }
 
 /* Message handler of a greenlet's pcall: keep the traceback beside the
@@ -389,6 +406,10 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
 /* Spawn the function at fn_index with the values above it (for C hosts). */
 int lgreen_spawn(lua_State *L, int fn_index) {
   return spawn_common(L, lgreen_pool_open(L), 0, fn_index, 0);
+}
+
+int lgreen_spawn_raw(lua_State *L, int fn_index) {
+  return spawn_common(L, lgreen_pool_open(L), 0, fn_index, 1);
 }
 
 #define POOL(L) ((lgreen_pool *)lua_touserdata(L, lua_upvalueindex(1)))

@@ -111,6 +111,7 @@ int lgreen_wait_until(lua_State *L, green_waitq_t *watchers, double timeout,
 void lgreen_push_exit(lua_State *L);
 int lgreen_is_exit(lua_State *L, int index);
 void lgreen_report_error(lua_State *L, int greenlet, int err, int traceback);
+const char *lgreen_describe(lua_State *L, int index);
 
 /* greenlet.c */
 void lgreen_open_greenlet(lua_State *L);
@@ -121,6 +122,7 @@ lgreen *lgreen_push_known(lua_State *L, green_t *g);
 lgreen *lgreen_push_greenlet(lua_State *L, green_t *g);
 void lgreen_forget_adopted(lua_State *L);
 int lgreen_spawn(lua_State *L, int fn_index);
+int lgreen_spawn_raw(lua_State *L, int fn_index);
 int lgreen_push_env(lua_State *L, int ud);
 void lgreen_push_handle(lua_State *L, lgreen *lg);
 const char *lgreen_state_name(const lgreen *lg);

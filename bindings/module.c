@@ -216,27 +216,105 @@ void lgreen_refuse_block(lua_State *L, const char *what) {
 
 /* ---------------------------------------------------------------- on_error */
 
-/* Report a greenlet's unhandled error: the on_error handler if one is set,
-   else standard error. Nothing raised here escapes. */
+static int to_string(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+static int to_plain_string(lua_State *L) {
+  lua_pushfstring(L, "(a %s value whose __tostring failed)",
+                  luaL_typename(L, 1));
+  return 1;
+}
+
+/* Push a string for the value at index and return it, never raising: what
+   its __tostring gives, called protected, or if that fails a description
+   that calls no metamethod. Needs three free stack slots. */
+const char *lgreen_describe(lua_State *L, int index) {
+  static const lua_CFunction ways[] = {to_string, to_plain_string};
+  size_t i;
+  index = lua_absindex(L, index);
+  for (i = 0; i < sizeof ways / sizeof ways[0]; i++) {
+    lua_pushcfunction(L, ways[i]);
+    lua_pushvalue(L, index);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+      return lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pushnil(L);
+  return "(a value that could not be described: not enough memory)";
+}
+
+/* The default report, on standard error. */
+static void print_report(lua_State *L, int greenlet, int err, int traceback) {
+  const char *who = lgreen_describe(L, greenlet);
+  const char *what = lgreen_describe(L, err);
+  fprintf(stderr, "green: unhandled error in %s: %s\n%s\n", who, what,
+          lua_type(L, traceback) == LUA_TSTRING ? lua_tostring(L, traceback)
+                                                : "");
+  lua_pop(L, 2);
+}
+
+static void push_report(lua_State *L, int greenlet, int err, int traceback) {
+  lua_pushvalue(L, greenlet);
+  lua_pushvalue(L, err);
+  lua_pushvalue(L, traceback);
+}
+
+/* The on_error handler's own greenlet: [handler, greenlet, err, traceback].
+   Nothing raised here escapes; a handler that fails (other than by being
+   killed) is reported with the error it was given. */
+static int call_handler(lua_State *L) {
+  lua_settop(L, 4);
+  lua_pushvalue(L, 1);
+  push_report(L, 2, 3, 4);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK && !lgreen_is_exit(L, -1)) {
+    fprintf(stderr, "green: the on_error handler failed: %s\n",
+            lgreen_describe(L, -1));
+    print_report(L, 2, 3, 4);
+  }
+  return 0;
+}
+
+/* [call_handler, handler, greenlet, err, traceback] */
+static int spawn_handler(lua_State *L) {
+  return lgreen_spawn_raw(L, 1);
+}
+
+/*
+** Report a greenlet's unhandled error: the on_error handler if one is set,
+** else standard error. The handler runs in a greenlet of its own, so that
+** the failed one is dead, and its joiners free to go, before any handler
+** runs, and a handler may block. Nothing raised here escapes.
+*/
 void lgreen_report_error(lua_State *L, int greenlet, int err, int traceback) {
+  int top = lua_gettop(L);
   greenlet = lua_absindex(L, greenlet);
   err = lua_absindex(L, err);
   traceback = lua_absindex(L, traceback);
-  if (lua_getfield(L, LUA_REGISTRYINDEX, ONERROR_KEY) == LUA_TFUNCTION) {
-    lua_pushvalue(L, greenlet);
-    lua_pushvalue(L, err);
-    lua_pushvalue(L, traceback);
-    if (lua_pcall(L, 3, 0, 0) == LUA_OK) return;
-    fprintf(stderr, "green: the on_error handler failed: %s\n",
-            luaL_tolstring(L, -1, NULL));
-    lua_pop(L, 2);
-  } else {
-    lua_pop(L, 1);
+  if (!lua_checkstack(L, 10)) {
+    fputs("green: unhandled error in a greenlet (not enough memory to "
+          "describe it)\n", stderr);
+    return;
   }
-  fprintf(stderr, "green: unhandled error in %s: %s\n%s\n",
-          luaL_tolstring(L, greenlet, NULL), luaL_tolstring(L, err, NULL),
-          lua_isstring(L, traceback) ? lua_tostring(L, traceback) : "");
-  lua_pop(L, 2);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ONERROR_KEY) != LUA_TFUNCTION) {
+    lua_settop(L, top);
+    print_report(L, greenlet, err, traceback);
+    return;
+  }
+  lua_pushcfunction(L, spawn_handler);
+  lua_pushcfunction(L, call_handler);
+  lua_pushvalue(L, top + 1);
+  push_report(L, greenlet, err, traceback);
+  if (lua_pcall(L, 5, 0, 0) != LUA_OK) {      /* no greenlet: call it here */
+    lua_settop(L, top);
+    lua_pushcfunction(L, call_handler);
+    lua_getfield(L, LUA_REGISTRYINDEX, ONERROR_KEY);
+    push_report(L, greenlet, err, traceback);
+    if (lua_pcall(L, 4, 0, 0) != LUA_OK)
+      print_report(L, greenlet, err, traceback);
+  }
+  lua_settop(L, top);
 }
 
 /* Raise Lua's standard error unless the value at index can be called: a

@@ -524,13 +524,16 @@ static int l_tostring(lua_State *L) {
 
 /* Greenlets still wait only when the Lua state closes under them; their
    wait queues are then left to the process (GREEN_EBUSY). */
-static int l_gc(lua_State *L) {
-  lqueue *q = lua_touserdata(L, 1);
+static void free_waitqs(lqueue *q) {
   green_waitq_free(q->getters);
   green_waitq_free(q->putters);
   green_waitq_free(q->watchers);
   green_waitq_free(q->joiners);
   q->getters = q->putters = q->watchers = q->joiners = NULL;
+}
+
+static int l_gc(lua_State *L) {
+  free_waitqs(lua_touserdata(L, 1));
   return 0;
 }
 
@@ -555,7 +558,7 @@ static lqueue *new_queue(lua_State *L, int kind, lua_Integer maxsize,
   luaL_setmetatable(L, class_names[class_index]);
   for (i = 0; i < 4 && rc == 0; i++) rc = green_waitq_new(waitqs[i]);
   if (rc < 0) {
-    l_gc(L);
+    free_waitqs(q);
     luaL_error(L, "%s: %s", class_names[class_index] + 6, green_strerror(rc));
   }
   lua_createtable(L, (int)q->capacity, 0);
@@ -592,6 +595,7 @@ static int l_joinable_queue(lua_State *L) {
    or on key(item). */
 static int l_priority_queue(lua_State *L) {
   lua_Integer maxsize = opt_maxsize(L);
+  lua_settop(L, 2);                       /* [maxsize, key] */
   if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
   new_queue(L, PRIORITY, maxsize, PRIORITY);
   lua_pushvalue(L, 2);

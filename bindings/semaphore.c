@@ -153,11 +153,14 @@ static int l_tostring(lua_State *L) {
 
 /* Greenlets still wait only when the Lua state closes under them: the
    runtime objects are then left to the process (GREEN_EBUSY). */
-static int l_gc(lua_State *L) {
-  lsem *s = lua_touserdata(L, 1);
+static void free_sem(lsem *s) {
   if (s->sem != NULL && green_semaphore_free(s->sem) == 0) s->sem = NULL;
   green_waitq_free(s->watchers);
   s->watchers = NULL;
+}
+
+static int l_gc(lua_State *L) {
+  free_sem(lua_touserdata(L, 1));
   return 0;
 }
 
@@ -171,8 +174,7 @@ static int new_sem(lua_State *L, int kind, lua_Integer value) {
   rc = green_semaphore_new((unsigned)value, bound, &s->sem);
   if (rc == 0) rc = green_waitq_new(&s->watchers);
   if (rc < 0) {
-    l_gc(L);
-    s->sem = NULL;
+    free_sem(s);
     return luaL_error(L, "%s: %s", class_names[kind] + 6, green_strerror(rc));
   }
   return 1;

@@ -56,6 +56,7 @@ static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
 static int l_new(lua_State *L) {
   ltimeout *t;
   double seconds = -1;
+  lua_settop(L, 2);                       /* [seconds, err] */
   if (!lua_isnoneornil(L, 1)) {
     seconds = luaL_checknumber(L, 1);
     luaL_argcheck(L, seconds >= 0 && !isinf(seconds), 1,

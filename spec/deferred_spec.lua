@@ -16,6 +16,7 @@ local function with_reports(fn)
     reports[#reports + 1] = {g = g, err = err, traceback = traceback}
   end)
   local ok, err = pcall(fn, reports)
+  green.sleep(0)                    -- handlers run in greenlets of their own
   green.on_error(previous)
   assert(ok, err)
   return reports

@@ -1,0 +1,147 @@
+-- green used as a hostile user would: errors in odd places, bad arguments,
+-- values that fight back. Each case once crashed, leaked or hung.
+local green = require "green"
+local process = require "spec.support.process"
+
+local function raising_tostring(message)
+  return setmetatable({}, {__tostring = function() error(message) end})
+end
+
+-- Collect what the on_error handler is given while fn runs, and let the
+-- handlers (each in a greenlet of its own) run before returning.
+local function with_reports(fn)
+  local reports = {}
+  local previous = green.on_error(function(g, err)
+    reports[#reports + 1] = {g = g, err = err}
+  end)
+  local ok, err = pcall(fn)
+  green.sleep(0)
+  green.on_error(previous)
+  assert(ok, err)
+  return reports
+end
+
+-- Run a Lua chunk as a script of its own under lua5.4; its output and code.
+local function run_script(source, runner)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(source)
+  f:close()
+  local out, code = process.run(string.format(
+    "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' %s %s",
+    process.build, runner or "lua5.4", path))
+  os.remove(path)
+  return out, code
+end
+
+describe("an error whose __tostring raises", function()
+  it("stays inside its greenlet when nobody handles it", function()
+    local out, code = run_script([[
+      local green = require "green"
+      local g = green.spawn(function()
+        error(setmetatable({}, {__tostring = function() error("x") end}))
+      end)
+      assert(pcall(green.sleep, 0.01), "the error escaped into main")
+      assert(green.getcurrent().name == "main")
+      assert(green.stats().alive == 0)
+      assert(g:dead() and not g:successful())
+      print("survived")
+    ]])
+    assert.equals(0, code, out)
+    assert.matches("survived", out)
+    assert.matches("unhandled error in Greenlet #%d+ %(failed%): %(a table " ..
+      "value whose __tostring failed%)", out)
+  end)
+
+  it("stays inside the on_error handler that raises it", function()
+    local previous = green.on_error(function() error(raising_tostring("y")) end)
+    local g = green.spawn(error, "first")
+    local ok = pcall(g.join, g)
+    green.sleep(0)
+    green.on_error(previous)
+    assert.is_true(ok)
+    assert.equals("main", green.getcurrent().name)
+    assert.equals(0, green.stats().alive)
+  end)
+
+  it("reaches the handler as it was raised", function()
+    local bad = raising_tostring("z")
+    local reports = with_reports(function()
+      green.spawn(error, bad):join()
+    end)
+    assert.equals(1, #reports)
+    assert.equals(bad, reports[1].err)
+  end)
+end)
+
+describe("the on_error handler", function()
+  it("runs once its greenlet is dead: joins return and kills do nothing", function()
+    local release = green.Event()
+    local handled = false
+    local previous = green.on_error(function()
+      release:wait()
+      handled = true
+    end)
+    local failing = green.spawn(function() green.sleep(0); error("boom") end)
+    local early = green.spawn(function() return failing:join(5) end)
+    assert.is_true(early:get())        -- begun before the failure
+    assert.is_true(failing:join(0))    -- begun after it
+    assert.is_false(handled)
+    assert.is_true(failing:dead())
+    failing:kill()
+    assert.is_false(failing:successful())
+    assert.matches("boom", failing.exception)
+    release:set()
+    green.sleep(0)
+    green.on_error(previous)
+    assert.is_true(handled)
+  end)
+end)
+
+describe("Timeouts", function()
+  it("made without an error are collected", function()
+    local weak = setmetatable({}, {__mode = "k"})
+    for _ = 1, 10 do weak[green.Timeout(1)] = true end
+    for _ = 1, 10 do
+      local t = green.Timeout.start_new(1)
+      t:cancel()
+      weak[t] = true
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(next(weak))
+  end)
+
+  it("from with_timeout leave no memory behind", function()
+    for _ = 1, 1000 do green.with_timeout(1, function() end) end
+    collectgarbage()
+    collectgarbage()
+    local before = collectgarbage("count")
+    for _ = 1, 20000 do
+      green.with_timeout(1, function() end)
+      green.with_timeout_value(1, "late", function() end)
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(collectgarbage("count") - before < 64,
+      "kept " .. (collectgarbage("count") - before) .. " KiB")
+  end)
+
+  it("without an error raise themselves", function()
+    local t = green.Timeout(0.001)
+    t:start()
+    local ok, err = pcall(green.sleep, 1)
+    assert.is_false(ok)
+    assert.equals(t, err)
+  end)
+end)
+
+describe("PriorityQueue", function()
+  it("with only a size orders its items by <", function()
+    local q = green.PriorityQueue(10)
+    q:put(3)
+    q:put(1)
+    q:put(2)
+    assert.same({1, 2, 3}, {q:get(), q:get(), q:get()})
+  end)
+end)
