@@ -338,6 +338,66 @@ static int l_on_error(lua_State *L) {
 }
 
 
+/* ---------------------------------------------------------------- workers */
+
+/*
+** A worker thread of a ThreadPool has its own Lua state and no hub. There
+** only the functions below work as on the hub; every other function of
+** green.core raises one clear error that names it, instead of each
+** finding out in its own way that no hub is there.
+*/
+static const char *const worker_safe[] = {
+  "now", "is_timeout", "on_worker", "_cpu_tasks", "_codec_encode",
+  "_codec_decode", NULL
+};
+
+static int is_worker_safe(const char *name) {
+  int i;
+  for (i = 0; worker_safe[i] != NULL; i++)
+    if (strcmp(worker_safe[i], name) == 0) return 1;
+  return 0;
+}
+
+static int refuse_on_worker(lua_State *L) {
+  return luaL_error(L, "green.%s cannot be used on a worker thread of a "
+                    "ThreadPool (a cpu_bound function has no hub)",
+                    lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static void push_refusal(lua_State *L, const char *prefix, const char *name) {
+  lua_pushfstring(L, "%s%s", prefix, name);
+  lua_pushcclosure(L, refuse_on_worker, 1);
+}
+
+/* Replace the functions of the table at t by refusals, and those of the
+   tables in it (green.Timeout), with the __call of their metatables. */
+static void guard_table(lua_State *L, int t, const char *prefix) {
+  t = lua_absindex(L, t);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {                  /* key, value */
+    const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                      : NULL;
+    if (name != NULL && lua_type(L, -1) == LUA_TFUNCTION &&
+        !is_worker_safe(name)) {
+      lua_pushvalue(L, -2);
+      push_refusal(L, prefix, name);
+      lua_rawset(L, t);
+    } else if (name != NULL && lua_type(L, -1) == LUA_TTABLE && *prefix == 0) {
+      lua_pushfstring(L, "%s.", name);
+      guard_table(L, -2, lua_tostring(L, -1));
+      lua_pop(L, 1);
+      if (luaL_getmetafield(L, -1, "__call") != LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_getmetatable(L, -1);
+        push_refusal(L, "", name);
+        lua_setfield(L, -2, "__call");
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+}
+
 /* ---------------------------------------------------------------- open */
 
 #include "green_lua.h"
@@ -361,5 +421,6 @@ __attribute__((visibility("default"))) int luaopen_green_core(lua_State *L) {
   lua_setfield(L, -2, "GreenletExit");
   lua_pushcfunction(L, l_on_error);
   lua_setfield(L, -2, "on_error");
+  if (lgreen_on_worker && green_hub_current() == NULL) guard_table(L, -1, "");
   return 1;
 }

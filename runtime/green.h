@@ -274,7 +274,7 @@ GREEN_API void *green_binding_data(const green_t *g);
 /* ---------------------------------------------------------------- clock */
 
 /* The hub's clock in seconds (libev's, refreshed): what timeouts count
-   against. Hub thread only. */
+   against. On a thread without a hub, the same clock read afresh. */
 GREEN_API double green_now(void);
 
 

@@ -161,7 +161,7 @@ describe("green.cpu_bound", function()
 
   it("refuses green's blocking calls on a worker; cpu_bound there runs inline", function()
     assert.error_matches(green.cpu_bound(function() require("green").sleep(0.01) end),
-      "sleep cannot block on a worker thread", 1, true)
+      "green.sleep cannot be used on a worker thread", 1, true)
     local on_worker = green.cpu_bound(function()
       local g = require "green"
       local inner = g.cpu_bound(function() return require("green.core").on_worker() end)

@@ -145,3 +145,58 @@ describe("PriorityQueue", function()
     assert.same({1, 2, 3}, {q:get(), q:get(), q:get()})
   end)
 end)
+
+describe("green on a worker thread of a ThreadPool", function()
+  it("refuses what needs a hub with one clear error", function()
+    local try = green.cpu_bound(function()
+      local g = require "green"
+      local calls = {
+        function() return tostring(g.getcurrent()) end,
+        g.run_info, g.stats, g.getswitchinterval,
+        function() return g.setswitchinterval(1) end,
+        function() return g.Semaphore(1) end,
+        function() return g.Queue(5) end,
+        function() return g.PriorityQueue(5) end,
+        function() return g.Timeout(1) end,
+        function() return g.Timeout.start_new(1) end,
+        function() return g.with_timeout(1, print) end,
+        function() return g.spawn(print) end,
+        function() return g.Pool(2) end,
+        function() return g.on_error(print) end,
+      }
+      local answers = {}
+      for i, call in ipairs(calls) do
+        local ok, err = pcall(call)
+        answers[i] = ok and "ran" or err
+      end
+      return answers, g.now(), g.on_worker()
+    end)
+    local answers, now, on_worker = try()
+    assert.equals(14, #answers)
+    for _, answer in ipairs(answers) do
+      assert.matches("green%.[%w_.]+ cannot be used on a worker thread of a " ..
+        "ThreadPool", answer)
+    end
+    assert.is_true(math.abs(now - green.now()) < 60)
+    assert.is_true(on_worker)
+  end)
+
+  it("lets no function of green crash it", function()
+    local names = {}
+    for name, value in pairs(green) do
+      if type(value) == "function" then names[#names + 1] = name end
+    end
+    local sweep = green.cpu_bound(function(list)
+      local g = require "green"
+      local survived = 0
+      for _, name in ipairs(list) do
+        for _, args in ipairs({{}, {1}, {"x", 2}, {{}, {}}}) do
+          pcall(g[name], table.unpack(args))
+        end
+        survived = survived + 1
+      end
+      return survived
+    end)
+    assert.equals(#names, sweep(names))
+  end)
+end)
