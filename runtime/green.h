@@ -97,7 +97,7 @@ typedef enum {
 
 typedef struct {
   size_t stack_size;          /* default stack size, 16 KiB to 1 GiB;
-                                 0: 256 KiB */
+                                 0: 512 KiB */
   unsigned stack_pool_max;    /* free stacks kept for reuse; 0: 1024 */
   unsigned guarded_max;       /* stacks with their own guard page before
                                  arena stacks with canaries take over;

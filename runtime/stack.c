@@ -7,16 +7,20 @@
 ** overflow faults at once and overflow.c names the greenlet. Each such stack
 ** is two kernel mappings, and Linux allows 65530 per process by default
 ** (vm.max_map_count), so past that number stacks come from arenas: one
-** mapping of GREEN__ARENA_SLOTS stacks with a single guard page below them.
-** Between two arena stacks lie canary words; an overflow that writes them is
-** reported at the greenlet's next switch, which is later and less certain
-** than a guard page, and is the price of going past ~32k greenlets.
+** mapping of GREEN__ARENA_SLOTS stacks. Each slot starts with a page of its
+** own, made a guard region where the kernel has them (MADV_GUARD_INSTALL,
+** Linux 6.13): a guard page that splits no mapping, so an arena overflow
+** faults at once too. Below each slot's guard page lie the canary words of
+** the slot beneath; an overflow that writes them (one that jumped a guard
+** page, or any on an older kernel, where the page is plain memory) is
+** reported at the greenlet's next switch, which is later and less certain.
 **
 ** Layout of one stack, low to high addresses:
 **   [guard page or the canary of the stack below][usable ... ][green__stack]
 ** The bookkeeping header sits at the top, so pooling needs no allocation.
 */
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -131,9 +135,35 @@ static green__stack *pool_pop(green_hub_t *hub) {
   return s;
 }
 
-/* Map an arena, write every canary, pool all slots but the first. */
+#ifndef MADV_GUARD_INSTALL
+#  define MADV_GUARD_INSTALL 102
+#endif
+
+/* 1 once the kernel made a guard region, 0 once it refused one (before
+   Linux 6.13), -1 until the first try. A test sets 0 to take the path of
+   older kernels. */
+_Atomic int green__guard_regions = -1;
+
+/* Make the page at `page`, inside an arena, a guard page; 0 if the kernel
+   has no guard regions. */
+static int install_guard(char *page) {
+  if (atomic_load_explicit(&green__guard_regions, memory_order_relaxed) == 0)
+    return 0;
+  if (madvise(page, page_size(), MADV_GUARD_INSTALL) == 0) {
+    atomic_store_explicit(&green__guard_regions, 1, memory_order_relaxed);
+    return 1;
+  }
+  if (errno == EINVAL)
+    atomic_store_explicit(&green__guard_regions, 0, memory_order_relaxed);
+  return 0;
+}
+
+/* Map an arena, give each slot its guard page, write every canary, pool
+   all slots but the first. A slot, low to high:
+     [guard page][usable ...][header][canary] */
 static int map_arena(green_hub_t *hub, green__stack **out) {
-  size_t slot = round_up(hub->stack_size + sizeof(green__stack) + CANARY_BYTES,
+  size_t slot = page_size() +
+                round_up(hub->stack_size + sizeof(green__stack) + CANARY_BYTES,
                          page_size());
   size_t bytes = page_size() + slot * GREEN__ARENA_SLOTS;
   green__arena *arena = malloc(sizeof *arena);
@@ -150,16 +180,19 @@ static int map_arena(green_hub_t *hub, green__stack **out) {
   hub->arenas = arena;
   base = map + page_size();
   for (k = 0; k < GREEN__ARENA_SLOTS; k++) {
-    char *lo = base + (size_t)k * slot, *top = lo + slot;
+    char *guard = base + (size_t)k * slot, *top = guard + slot;
+    int guarded = install_guard(guard);
     green__stack *s;
     memcpy(top - CANARY_BYTES, hub->canary, CANARY_BYTES);
-    s = header_at(lo, top - CANARY_BYTES);
+    s = header_at(guard + page_size(), top - CANARY_BYTES);
     s->in_arena = 1;
     s->is_default = 1;
-    if (k == 0)
-      s->guard_lo = map;
-    else
-      s->canary = (const uint64_t *)(void *)(lo - CANARY_BYTES);
+    if (k == 0) {
+      s->guard_lo = map;        /* the arena's own guard page below */
+    } else {
+      s->canary = (const uint64_t *)(void *)(guard - CANARY_BYTES);
+      if (guarded) s->guard_lo = guard;
+    }
     arena->slots[k] = s;
   }
   hub->arena_slots += GREEN__ARENA_SLOTS;

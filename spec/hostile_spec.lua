@@ -200,3 +200,114 @@ describe("green on a worker thread of a ThreadPool", function()
     assert.equals(#names, sweep(names))
   end)
 end)
+
+-- Recursions through Lua's most stack-hungry C functions, each to Lua's
+-- C-call limit: inside a greenlet, Lua's own error must come first.
+local recursions = [[
+  local cases = {}
+  function cases.gsub()
+    local function f() return (string.gsub("x", "x", f)) end
+    return f()
+  end
+  function cases.gsub_in_handler()   -- a message handler may go 10% deeper
+    local function f() return (string.gsub("x", "x", f)) end
+    local _, err = xpcall(f, f)
+    error(err, 0)
+  end
+  function cases.gmatch_gsub()
+    local function f() for w in string.gmatch("a", "a") do string.gsub(w, "a", f) end end
+    return f()
+  end
+  function cases.format()
+    local mt = {}
+    mt.__tostring = function() return string.format("%s", setmetatable({}, mt)) end
+    return string.format("%s", setmetatable({}, mt))
+  end
+  function cases.format_gsub()
+    local mt = {}
+    local function f()
+      return (string.gsub("x", "x", function() return string.format("%s", setmetatable({}, mt)) end))
+    end
+    mt.__tostring = f
+    return f()
+  end
+  function cases.tostring()
+    local mt = {}
+    mt.__tostring = function() return tostring(setmetatable({}, mt)) end
+    return tostring(setmetatable({}, mt))
+  end
+  function cases.concat_index()
+    local mt = {}
+    mt.__index = function() return table.concat(setmetatable({}, mt), "", 1, 1) end
+    return table.concat(setmetatable({}, mt), "", 1, 1)
+  end
+  function cases.sort()
+    local function f() table.sort({3, 2, 1}, function(a, b) f(); return a < b end) end
+    return f()
+  end
+  function cases.load_reader()
+    local function f() local fn, err = load(function() f() end); error(err, 0) end
+    return f()
+  end
+  function cases.pcall()
+    local function f() local ok, e = pcall(f); error(e, 0) end
+    return f()
+  end
+  function cases.metamethods()
+    local mt = {}
+    mt.__index = function(t, k) return setmetatable({}, mt)[k] end
+    return setmetatable({}, mt).x
+  end
+  function cases.coroutines()
+    local function f() return coroutine.wrap(f)() end
+    return f()
+  end
+  function cases.require()
+    package.preload.again = function() package.loaded.again = nil; return require "again" end
+    return require "again"
+  end
+]]
+
+describe("the default stack of a Lua greenlet", function()
+  it("holds every C recursion Lua allows, so Lua's own error comes first", function()
+    local out, code = run_script(recursions .. [[
+      local green = require "green"
+      local names = {}
+      for name in pairs(cases) do names[#names + 1] = name end
+      table.sort(names)
+      for _, name in ipairs(names) do
+        local g = green.spawn(pcall, cases[name])
+        local ok, err = g:get()
+        assert(not ok, name .. " did not fail")
+        io.write(name, ": ", (tostring(err):match("stack overflow") or
+                              tostring(err):match("error in error handling") or
+                              tostring(err)), "\n")
+      end
+      print("all " .. #names)
+    ]])
+    assert.equals(0, code, out)
+    assert.matches("all 13", out)
+    for line in out:gmatch("[^\n]+") do
+      if line:match("^%w+: ") then
+        assert.matches("^%w+: [%w ]+$", line)
+        assert.is_truthy(line:match("stack overflow") or line:match("error in error handling"), line)
+      end
+    end
+  end)
+
+  it("holds them on an arena stack too, past the guarded stacks", function()
+    local out, code = run_script(recursions .. [[
+      local green = require "green"
+      local idle = {}
+      for i = 1, 16400 do idle[i] = green.spawn(green.sleep, 60) end
+      green.sleep(0)
+      assert(green.stats().stacks_in_arenas > 0, "no arena stack yet")
+      local g = green.spawn(pcall, cases.gsub)
+      local ok, err = g:get()
+      green.killall(idle)
+      print(ok, err)
+    ]])
+    assert.equals(0, code, out)
+    assert.matches("false\t.*C stack overflow", out)
+  end)
+end)

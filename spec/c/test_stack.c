@@ -229,23 +229,49 @@ static void *overflow_a_little(void *arg) {
   return arg;
 }
 
+/* The stack.c flag that says whether the kernel makes guard regions. */
+extern _Atomic int green__guard_regions;
+
 static void overflow_in_arena(void) {
   green_hub_options_t opts;
   green_spawn_options_t name = {"arena-deep", 0};
   memset(&opts, 0, sizeof opts);
   opts.guarded_max = 1;               /* only the hub's stack is guarded */
+  opts.stack_size = 256u << 10;
   if (green_hub_new(&opts, &hub) != 0) _exit(3);
   /* The first arena stack sits on the arena's guard page; the second has
-     the first one's top, with the canary, below it. */
+     its own guard page, and the first one's top, with the canary, below. */
   if (green_spawn(sleep_then_finish, NULL, NULL, NULL) != 0) _exit(4);
   if (green_spawn(overflow_a_little, NULL, &name, NULL) != 0) _exit(4);
   green_hub_run(hub);
   _exit(5);
 }
 
-static void test_arena_canary_overwrite_is_reported(void) {
+/* As on a kernel without guard regions: the canaries are all there is. */
+static void overflow_in_arena_without_guards(void) {
+  green__guard_regions = 0;
+  overflow_in_arena();
+}
+
+static void test_arena_overflow_hits_its_guard_page(void) {
   char out[4096];
   int status = run_capturing_stderr(overflow_in_arena, out, sizeof out);
+  if (strstr(out, "canary below its stack was overwritten") != NULL)
+    CHECK_SKIP("this kernel has no guard regions (Linux 6.13 and later)");
+#ifdef GREEN_TEST_SANITIZER
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 5);
+#else
+  CHECK(WIFSIGNALED(status));
+  CHECK_INT(WTERMSIG(status), ==, SIGSEGV);
+#endif
+  CHECK(strstr(out, "green: stack overflow in greenlet 'arena-deep' #") != NULL);
+  CHECK(strstr(out, "hit the guard page") != NULL);
+}
+
+static void test_arena_canary_overwrite_is_reported(void) {
+  char out[4096];
+  int status = run_capturing_stderr(overflow_in_arena_without_guards, out,
+                                    sizeof out);
   CHECK(WIFSIGNALED(status));
   CHECK_INT(WTERMSIG(status), ==, SIGABRT);
   CHECK(strstr(out, "green: stack overflow in greenlet 'arena-deep' #") != NULL);
@@ -287,6 +313,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_arenas_past_guarded_max),
   CHECK_TEST(test_past_the_mapping_limit),
   CHECK_TEST_NATIVE(test_guard_page_overflow_is_reported),
+  CHECK_TEST_NATIVE(test_arena_overflow_hits_its_guard_page),
   CHECK_TEST_NATIVE(test_arena_canary_overwrite_is_reported),
   CHECK_TEST_NATIVE(test_out_of_memory_is_an_error),
 };
