@@ -384,7 +384,7 @@ static void encode_c_function(encoder *e, int index) {
 static void encode(encoder *e, int index) {
   lua_State *L = e->L;
   unsigned char bytes[8];
-  if (e->level > CODEC_MAX_DEPTH) refuse(e, "nested too deeply");
+  if (e->level >= CODEC_MAX_DEPTH) refuse(e, "nested too deeply");  /* as decode */
   luaL_checkstack(L, 16, "nested too deeply");
   e->level++;
   switch (lua_type(L, index)) {

@@ -423,8 +423,7 @@ static int l_spawn_raw(lua_State *L) {
 }
 
 static int l_spawn_later(lua_State *L) {
-  double seconds = luaL_checknumber(L, 1);
-  luaL_argcheck(L, seconds >= 0, 1, "must not be negative");
+  double seconds = lgreen_check_seconds(L, 1);
   return spawn_common(L, POOL(L), seconds, 2, 0);
 }
 
@@ -496,8 +495,12 @@ static int l_kill(lua_State *L) {
   double timeout = GREEN_FOREVER;
   if (lua_istable(L, 3)) {
     if (lua_getfield(L, 3, "block") != LUA_TNIL) block = lua_toboolean(L, -1);
-    lua_getfield(L, 3, "timeout");
-    timeout = lgreen_opt_timeout(L, -1);
+    if (lua_getfield(L, 3, "timeout") != LUA_TNIL) {
+      int is_number;
+      timeout = (double)lua_tonumberx(L, -1, &is_number);
+      luaL_argcheck(L, is_number && timeout >= 0, 3,
+                    "field 'timeout' must be a number of seconds, at least 0");
+    }
     lua_pop(L, 2);
   } else if (!lua_isnoneornil(L, 3)) {
     luaL_typeerror(L, 3, "table");

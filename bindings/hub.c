@@ -17,6 +17,7 @@ static double check_seconds(lua_State *L) {
     if (!lua_isnoneornil(L, 1)) luaL_typeerror(L, 1, "number");
     seconds = 0;
   }
+  luaL_argcheck(L, seconds == seconds, 1, "must not be NaN");
   luaL_argcheck(L, seconds >= 0, 1, "must not be negative");
   return seconds;
 }

@@ -103,6 +103,7 @@ void lgreen_registry_table(lua_State *L, const void *key, const char *mode);
 int lgreen_raise_result(lua_State *L, int rc, const char *what);
 int lgreen_push_failure(lua_State *L, int rc, const char *what);
 void lgreen_refuse_block(lua_State *L, const char *what);
+double lgreen_check_seconds(lua_State *L, int index);
 double lgreen_opt_timeout(lua_State *L, int index);
 void lgreen_check_callable(lua_State *L, int index);
 int lgreen_wait_until(lua_State *L, green_waitq_t *watchers, double timeout,

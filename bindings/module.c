@@ -174,13 +174,18 @@ int lgreen_push_failure(lua_State *L, int rc, const char *what) {
   }
 }
 
+/* A number of seconds at index: at least 0, and not NaN. */
+double lgreen_check_seconds(lua_State *L, int index) {
+  double seconds = luaL_checknumber(L, index);
+  luaL_argcheck(L, seconds == seconds, index, "must not be NaN");
+  luaL_argcheck(L, seconds >= 0, index, "must not be negative");
+  return seconds;
+}
+
 /* A timeout argument: nil or none means none (GREEN_FOREVER). */
 double lgreen_opt_timeout(lua_State *L, int index) {
-  double timeout;
-  if (lua_isnoneornil(L, index)) return GREEN_FOREVER;
-  timeout = luaL_checknumber(L, index);
-  luaL_argcheck(L, timeout >= 0, index, "must not be negative");
-  return timeout;
+  return lua_isnoneornil(L, index) ? GREEN_FOREVER
+                                   : lgreen_check_seconds(L, index);
 }
 
 /* The wait() that green.wait and green.iwait use, for types that wake a

@@ -604,6 +604,8 @@ static int l_priority_queue(lua_State *L) {
 }
 
 static int l_channel(lua_State *L) {
+  luaL_argcheck(L, lua_isnone(L, 1), 1,
+                "a Channel has no buffer; Queue(n) holds n items");
   new_queue(L, CHANNEL, 0, CHANNEL);
   return 1;
 }

@@ -53,14 +53,21 @@ static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
   t->self_ref = LUA_NOREF;
 }
 
+#define SECONDS_EXPECTED "must be a finite number of seconds, at least 0"
+
+static int is_seconds(lua_State *L, int index) {
+  int is_number;
+  double seconds = (double)lua_tonumberx(L, index, &is_number);
+  return is_number && seconds >= 0 && !isinf(seconds);
+}
+
 static int l_new(lua_State *L) {
   ltimeout *t;
   double seconds = -1;
   lua_settop(L, 2);                       /* [seconds, err] */
   if (!lua_isnoneornil(L, 1)) {
-    seconds = luaL_checknumber(L, 1);
-    luaL_argcheck(L, seconds >= 0 && !isinf(seconds), 1,
-                  "must be a finite number of seconds, at least 0");
+    luaL_argcheck(L, is_seconds(L, 1), 1, SECONDS_EXPECTED);
+    seconds = lua_tonumber(L, 1);
   }
   t = lua_newuserdatauv(L, sizeof *t, 1);
   ev_timer_init(&t->timer, fire, 0., 0.);
@@ -79,9 +86,12 @@ static int l_new(lua_State *L) {
   return 1;
 }
 
-/* Green.Timeout(seconds, err) is called with the Timeout table first. */
+/* green.Timeout(seconds, err) is called with the Timeout table first; a
+   call through __call has no name Lua can find, so it is given one. */
 static int l_call(lua_State *L) {
   lua_remove(L, 1);
+  if (!lua_isnoneornil(L, 1) && !is_seconds(L, 1))
+    return luaL_error(L, "bad argument #1 to 'Timeout' (%s)", SECONDS_EXPECTED);
   return l_new(L);
 }
 

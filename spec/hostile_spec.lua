@@ -311,3 +311,126 @@ describe("the default stack of a Lua greenlet", function()
     assert.matches("false\t.*C stack overflow", out)
   end)
 end)
+
+describe("what a call starts on its caller's behalf", function()
+  local function alive() return green.stats().alive end
+
+  it("ends when a green.wait caller is killed or timed out", function()
+    local base = alive()
+    local ev, sleeper = green.Event(), green.spawn(green.sleep, 60)
+    local waiters = {}
+    for i = 1, 200 do
+      waiters[i] = green.spawn(green.wait, {ev, sleeper, green.Queue()})
+    end
+    green.sleep(0)
+    green.killall(waiters)
+    local timed_out = green.spawn(function()
+      return green.with_timeout_value(0.01, "late", green.wait, {ev, sleeper})
+    end)
+    assert.equals("late", timed_out:get())
+    green.sleep(0)
+    assert.equals(base + 1, alive())          -- the sleeper alone
+    sleeper:kill()
+    assert.equals(base, alive())
+  end)
+
+  it("ends when an iwait loop is left with break or by an error", function()
+    local base = alive()
+    local ev, sleeper = green.Event(), green.spawn(green.sleep, 60)
+    local quick = green.spawn(function() end)
+    for _ = 1, 100 do
+      for g in green.iwait({quick, ev, sleeper}) do
+        assert.equals(quick, g)
+        break
+      end
+      pcall(function()
+        for _ in green.iwait({quick, ev, sleeper}) do error("left") end
+      end)
+    end
+    green.sleep(0)
+    assert.equals(base + 1, alive())
+    sleeper:kill()
+  end)
+
+  it("ends when the caller of staggered_retries is killed", function()
+    local running = 0
+    local function slow()
+      running = running + 1
+      local _ <close> = setmetatable({}, {__close = function() running = running - 1 end})
+      green.sleep(60)
+    end
+    local caller = green.spawn(green.staggered_retries, slow, {timeouts = {0, 0, 60}})
+    green.sleep(0.01)
+    assert.equals(3, running)
+    caller:kill()
+    green.sleep(0)
+    assert.equals(0, running)
+  end)
+end)
+
+describe("bad arguments", function()
+  local function message(fn, ...)
+    local ok, err = pcall(fn, ...)
+    assert.is_false(ok)
+    return err
+  end
+
+  it("get Lua's standard message, the same for the same input", function()
+    local ev = green.Event()
+    assert.matches("bad argument #2 to 'wait' %(number expected, got string%)",
+      message(green.wait, {ev}, "x"))
+    assert.matches("bad argument #2 to 'wait' %(must not be negative%)",
+      message(green.wait, {ev}, -1))
+    assert.matches("bad argument #2 to 'iwait' %(must not be NaN%)",
+      message(green.iwait, {ev}, 0 / 0))
+    assert.matches("bad argument #1 to 'wait' %(must not be negative%)",
+      message(function() return ev:wait(-1) end))
+    assert.matches("bad argument #1 to 'joinall' %(item 1 is a number",
+      message(green.joinall, {1, 2}))
+    assert.matches("bad argument #1 to 'killall' %(table expected, got number%)",
+      message(green.killall, 5))
+    assert.matches("bad argument #1 to 'green.sleep' %(must not be NaN%)",
+      message(green.sleep, 0 / 0))
+    assert.matches("bad argument #1 to 'green.spawn_later' %(must not be negative%)",
+      message(green.spawn_later, -1, print))
+    assert.matches("bad argument #1 to 'green.kill' %(Greenlet expected, got number%)",
+      message(green.kill, 5))
+    assert.matches("bad argument #2 to 'kill' %(field 'timeout' must be a number",
+      message(function() green.spawn(print):kill(nil, {timeout = 0 / 0}) end))
+    assert.matches("bad argument #1 to 'Timeout' %(must be a finite number",
+      message(green.Timeout, 0 / 0))
+    assert.matches("bad argument #1 to 'green.Channel' %(a Channel has no buffer",
+      message(green.Channel, 5))
+    assert.matches("^[^:]+:%d+: bad argument #1 to 'Pool' %(positive integer " ..
+      "expected, got string%)", message(function() local p = green.Pool("x"); return p end))
+  end)
+
+  it("to a Pool's map functions raise at the call, and only there", function()
+    local reports = with_reports(function()
+      local pool = green.Pool(2)
+      for _, name in ipairs({"map", "imap", "imap_unordered"}) do
+        assert.matches("bad argument #1 to '" .. name .. "' %(function expected, got nil%)",
+          message(pool[name], pool, nil, {1}))
+        assert.matches("bad argument #2 to '" .. name .. "' %(table expected, got nil%)",
+          message(pool[name], pool, print, nil))
+      end
+      assert.matches("bad argument #1 to 'apply' %(function expected, got number%)",
+        message(pool.apply, pool, 5))
+    end)
+    assert.equals(0, #reports)
+  end)
+
+  it("to the codec: what encodes, decodes", function()
+    local core = require "green.core"
+    for depth = 190, 205 do
+      local t = 1
+      for _ = 1, depth do t = {t} end
+      local ok, bytes = pcall(core._codec_encode, t)
+      if ok then
+        assert.is_true(pcall(core._codec_decode, bytes), depth .. " deep")
+      else
+        assert.matches("nested too deeply", bytes)
+      end
+    end
+  end)
+end)

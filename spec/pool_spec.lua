@@ -89,7 +89,9 @@ describe("green.Pool", function()
 
   it("checks its size", function()
     assert.has_error(function() green.Pool(0) end,
-                     "bad argument #1 to 'Pool' (positive integer expected)")
+                     "bad argument #1 to 'Pool' (positive integer expected, got 0)")
+    assert.has_error(function() green.Pool("x") end,
+                     "bad argument #1 to 'Pool' (positive integer expected, got string)")
   end)
 
   it("spawns any callable, and refuses the rest without using a slot", function()

@@ -1,7 +1,9 @@
 --- green.args: the argument checks of green's Lua modules. They raise
 -- with Lua's standard messages ("bad argument #1 to 'spawn' (function
 -- expected, got nil)"), blaming the caller of the function whose argument
--- it is; so call them from that function, and not as a tail call.
+-- it is; so call them from that function, and not as a tail call. A check
+-- made from a helper of that function passes how many helpers lie between
+-- as its last argument, `extra`.
 -- @module green.args
 
 local type, getmetatable, error, pairs, tostring =
@@ -9,8 +11,9 @@ local type, getmetatable, error, pairs, tostring =
 
 local args = {}
 
-local function bad(position, fname, problem)
-  error(("bad argument #%d to '%s' (%s)"):format(position, fname, problem), 4)
+local function bad(position, fname, problem, extra)
+  error(("bad argument #%d to '%s' (%s)"):format(position, fname, problem),
+    4 + (extra or 0))
 end
 
 --- Whether `v` can be called: a function, or a value whose metatable has
@@ -33,6 +36,37 @@ end
 function args.check_function(v, position, fname)
   if type(v) ~= "function" then
     bad(position, fname, "function expected, got " .. type(v))
+  end
+end
+
+--- Raise unless `v`, argument `position` of `fname`, is a table.
+function args.check_table(v, position, fname, extra)
+  if type(v) ~= "table" then
+    bad(position, fname, "table expected, got " .. type(v), extra)
+  end
+end
+
+--- Raise unless `v`, argument `position` of `fname`, is nil or a number of
+-- seconds: at least 0, and not NaN (the C functions' words).
+function args.check_seconds(v, position, fname, extra)
+  if v == nil then return end
+  if type(v) ~= "number" then
+    bad(position, fname, "number expected, got " .. type(v), extra)
+  elseif v ~= v then
+    bad(position, fname, "must not be NaN", extra)
+  elseif v < 0 then
+    bad(position, fname, "must not be negative", extra)
+  end
+end
+
+--- Raise unless `v`, argument `position` of `fname`, is nil or an integer
+-- of at least 0.
+function args.check_count(v, position, fname, extra)
+  if v == nil then return end
+  if math.type(v) ~= "integer" then
+    bad(position, fname, "integer expected, got " .. (math.type(v) or type(v)), extra)
+  elseif v < 0 then
+    bad(position, fname, "must not be negative", extra)
   end
 end
 

@@ -9,6 +9,12 @@ local core = require "green.core"
 local green = {}
 for name, value in pairs(core) do green[name] = value end
 
+-- Lua names a function in an error message by where package.loaded holds
+-- it ("bad argument #1 to 'green.sleep'"); were green.core's table there
+-- too, the name would be either, as pairs happens to find them. Later
+-- requires of green.core get a view of it that holds nothing itself.
+package.loaded["green.core"] = setmetatable({}, {__index = core})
+
 local Timeout = green.Timeout
 local pcall, error = pcall, error
 
@@ -49,29 +55,52 @@ local function watch(obj, on_ready)
   return function() helper:kill(nil, {block = false}) end
 end
 
---- Iterate over `objects` as each becomes ready, at most `count` of them
--- (default: all), until `timeout` seconds have passed (default: no limit).
--- An object is a greenlet, or anything with `ready()` and `wait(timeout)`
--- (which waits without consuming): Event, AsyncResult, the queues,
--- semaphores and locks, Group and Pool. Iteration simply ends when the time
--- runs out.
-function green.iwait(objects, timeout, count)
-  assert(type(objects) == "table", "bad argument #1 to 'iwait' (table expected)")
+local args = require "green.args"
+
+-- Whether obj can be waited for: anything with ready() and either wait()
+-- or, as greenlets, link() and unlink(). Indexing is protected: a foreign
+-- userdata may refuse it.
+local function waitable(obj)
+  local t = type(obj)
+  if t ~= "table" and t ~= "userdata" then return false end
+  local ok, ready, wait, link, unlink = pcall(function()
+    return obj.ready, obj.wait, obj.link, obj.unlink
+  end)
+  return ok and args.callable(ready) and
+    (args.callable(wait) or (args.callable(link) and args.callable(unlink)))
+end
+
+-- Check the arguments every waiting function shares, naming fname.
+local function check_wait(fname, objects, timeout, count, timeout_position)
+  args.check_table(objects, 1, fname, 1)
+  for i, obj in ipairs(objects) do
+    if not waitable(obj) then
+      error(("bad argument #1 to '%s' (item %d is a %s, not a greenlet or " ..
+        "an object with ready and wait)"):format(fname, i, type(obj)), 3)
+    end
+  end
+  args.check_seconds(timeout, timeout_position or 2, fname, 1)
+  args.check_count(count, timeout_position or 3, fname, 1)
+end
+
+local function iterate(objects, timeout, count)
   count = math.min(count or #objects, #objects)
   local arrived, taken, wake, stops = {}, 0, Event(), {}
   local function on_ready(obj)
     arrived[#arrived + 1] = obj
     wake:set()
   end
+  local function stop()
+    for i = #stops, 1, -1 do stops[i](); stops[i] = nil end
+  end
+  -- A for loop closes this however it is left: break, an error, a kill.
+  local closer = setmetatable({}, {__close = stop})
   for _, obj in ipairs(objects) do
     if obj:ready() then arrived[#arrived + 1] = obj
     else stops[#stops + 1] = watch(obj, on_ready) end
   end
   local deadline = timeout and now() + timeout
-  local function stop()
-    for i = #stops, 1, -1 do stops[i](); stops[i] = nil end
-  end
-  return function()
+  local function next_ready()
     if taken >= count then stop(); return nil end
     while taken >= #arrived do
       wake:clear()
@@ -82,21 +111,43 @@ function green.iwait(objects, timeout, count)
     if taken >= count then stop() end
     return arrived[taken]
   end
+  return next_ready, nil, nil, closer
+end
+
+--- Iterate over `objects` as each becomes ready, at most `count` of them
+-- (default: all), until `timeout` seconds have passed (default: no limit).
+-- An object is a greenlet, or anything with `ready()` and `wait(timeout)`
+-- (which waits without consuming): Event, AsyncResult, the queues,
+-- semaphores and locks, Group and Pool. Iteration simply ends when the time
+-- runs out. In a `for` loop, whatever watches the objects stops however
+-- the loop is left (break, an error, a kill).
+function green.iwait(objects, timeout, count)
+  check_wait("iwait", objects, timeout, count)
+  return iterate(objects, timeout, count)
+end
+
+local function collect(objects, timeout, count)
+  local done = {}
+  for obj in iterate(objects, timeout, count) do done[#done + 1] = obj end
+  return done
 end
 
 --- Wait for `objects` as `iwait` does; return the list of those ready.
 function green.wait(objects, timeout, count)
-  local done = {}
-  for obj in green.iwait(objects, timeout, count) do done[#done + 1] = obj end
-  return done
+  check_wait("wait", objects, timeout, count)
+  return collect(objects, timeout, count)
 end
+
+local joinall_options = {timeout = true, count = true, raise_error = true}
 
 --- Wait for greenlets to finish: opts.timeout, opts.count, and
 -- opts.raise_error to re-raise the first error among those finished.
 -- Returns the greenlets that finished.
 function green.joinall(greenlets, opts)
+  if opts ~= nil then args.check_options(opts, 2, "joinall", joinall_options) end
   opts = opts or {}
-  local done = green.wait(greenlets, opts.timeout, opts.count)
+  check_wait("joinall", greenlets, opts.timeout, opts.count, 2)
+  local done = collect(greenlets, opts.timeout, opts.count)
   if opts.raise_error then
     for _, g in ipairs(done) do
       if not g:successful() then error(g.exception, 0) end
@@ -108,8 +159,9 @@ end
 --- Kill every greenlet in the list with `err` (default GreenletExit);
 -- with opts.block (the default) wait for them, at most opts.timeout.
 function green.killall(greenlets, err, opts)
+  args.check_table(greenlets, 1, "killall")
   opts = opts or {}
-  for _, g in ipairs(greenlets) do g:kill(err, {block = false}) end
+  for _, g in ipairs(greenlets) do green.kill(g, err, {block = false}) end
   if opts.block ~= false then green.joinall(greenlets, {timeout = opts.timeout}) end
 end
 

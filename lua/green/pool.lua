@@ -129,6 +129,7 @@ return function(green)
 
   --- Run `fn(...)` in a member and return its results (or raise its error).
   function Group:apply(fn, ...)
+    args.check_callable(fn, 1, "apply")
     return self:spawn(fn, ...):get()
   end
 
@@ -147,6 +148,8 @@ return function(green)
   --- `fn(item)` for each item, in members; the first results in order.
   -- Re-raises the first error, in order.
   function Group:map(fn, list)
+    args.check_callable(fn, 1, "map")
+    args.check_table(list, 2, "map")
     local results = {}
     for i, value in self:imap(fn, list) do results[i] = value end
     return results
@@ -154,6 +157,8 @@ return function(green)
 
   --- An iterator over `i, fn(list[i])` in order, as each is ready.
   function Group:imap(fn, list)
+    args.check_callable(fn, 1, "imap")
+    args.check_table(list, 2, "imap")
     local spawned, arrived = {}, green.Event()
     feed(self, fn, list, function(g, i) spawned[i] = g; arrived:set() end)
     local i = 0
@@ -167,6 +172,8 @@ return function(green)
 
   --- An iterator over `i, fn(list[i])` in the order they finish.
   function Group:imap_unordered(fn, list)
+    args.check_callable(fn, 1, "imap_unordered")
+    args.check_table(list, 2, "imap_unordered")
     local finished = green.Queue()
     local function run(i)
       local ok, value = pcall(fn, list[i])
@@ -199,7 +206,8 @@ return function(green)
   -- free slot, in the order they asked.
   function green.Pool(size)
     if math.type(size) ~= "integer" or size < 1 then
-      error("bad argument #1 to 'Pool' (positive integer expected)", 2)
+      error(("bad argument #1 to 'Pool' (positive integer expected, got %s)")
+        :format(math.type(size) and tostring(size) or type(size)), 2)
     end
     local self = init(setmetatable({}, Pool))
     self.size, self._slots = size, green.Semaphore(size)

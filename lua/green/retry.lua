@@ -40,11 +40,15 @@ return function(green)
         failed, last_error = failed + 1, results[2]
       end
     end
+    -- The tries end with this call, however it is left: a kill or a
+    -- Timeout in the caller too.
+    local _ <close> = setmetatable({}, {__close = function()
+      killall(tries, nil, {block = false})
+    end})
     for _, seconds in ipairs(timeouts) do
       tries[#tries + 1] = spawn(try, ...)
       if answer:wait(seconds) then break end
     end
-    killall(tries, nil, {block = false})
     if answer:ready() then return answer:get() end
     if failed == #tries then return nil, last_error end
     return nil
