@@ -365,10 +365,15 @@ static int l_threads(lua_State *L) {
 }
 
 /* close(): stop the workers once their tasks end, and wait for them. */
+/* Waits for the running tasks as a greenlet, so other greenlets run. */
 static int l_close(lua_State *L) {
   lpool *p = luaL_checkudata(L, 1, LGREEN_THREADPOOL);
-  if (p->pool != NULL && green_threadpool_free(p->pool) == GREEN_EBUSY)
+  int rc;
+  if (p->pool == NULL) return 0;
+  lgreen_check_can_block(L, "close");
+  if ((rc = green_threadpool_close(p->pool)) == GREEN_EBUSY)
     return luaL_error(L, "close: tasks are still waiting for a worker");
+  if (rc < 0) return luaL_error(L, "close: %s", green_strerror(rc));
   p->pool = NULL;
   return 0;
 }

@@ -503,6 +503,10 @@ GREEN_API int green_threadpool_new(unsigned threads,
    the calling thread). Returns GREEN_EBUSY (freeing nothing) while a task
    is queued. */
 GREEN_API int green_threadpool_free(green_threadpool_t *pool);
+/* May block. The same as a greenlet: wait for the running tasks to end
+   while other greenlets run, then free the pool. GREEN_EBUSY as above. A
+   kill during the wait interrupts the caller's next blocking call. */
+GREEN_API int green_threadpool_close(green_threadpool_t *pool);
 GREEN_API unsigned green_threadpool_threads(const green_threadpool_t *pool);
 /* May block. Run fn(work) on a worker and wait until it has returned: 0.
    The wait may end first (GREEN_ETIMEDOUT, or GREEN_ECANCELED: the caller

@@ -35,6 +35,13 @@ struct green_threadpool {
   int stopping;
   unsigned threads;
   pthread_t *ids;
+  /* green_threadpool_close: the workers still running, and the hub told
+     when the last one has left. */
+  unsigned live;
+  green_hub_t *closer;
+  green_call_t all_left;
+  green__node closer_waiters;
+  int left;                     /* set on the closer's hub */
 };
 
 
@@ -48,6 +55,14 @@ static green_work_t *take_task(green_threadpool_t *pool) {
   if ((pool->head = w->next_) == NULL) pool->tail = NULL;
   w->state_ = TASK_RUNNING;
   return w;
+}
+
+/* The last worker to leave tells a closer waiting on its hub. After the
+   post the worker touches nothing of the pool. */
+static void leave(green_threadpool_t *pool) {
+  green_hub_t *closer = --pool->live == 0 ? pool->closer : NULL;
+  pthread_mutex_unlock(&pool->lock);
+  if (closer != NULL) green_hub_post(closer, &pool->all_left);
 }
 
 static void *worker_main(void *arg) {
@@ -67,7 +82,7 @@ static void *worker_main(void *arg) {
       green_hub_post(w->hub_, &w->done_);   /* w is the hub's from here */
     pthread_mutex_lock(&pool->lock);
   }
-  pthread_mutex_unlock(&pool->lock);
+  leave(pool);
   return NULL;
 }
 
@@ -82,9 +97,13 @@ static unsigned start_workers(green_threadpool_t *pool) {
   unsigned started = 0;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
+  pool->live = pool->threads;     /* before any can leave */
   while (started < pool->threads &&
          pthread_create(&pool->ids[started], NULL, worker_main, pool) == 0)
     started++;
+  pthread_mutex_lock(&pool->lock);
+  pool->live -= pool->threads - started;
+  pthread_mutex_unlock(&pool->lock);
   pthread_sigmask(SIG_SETMASK, &previous, NULL);
   return started;
 }
@@ -134,6 +153,44 @@ int green_threadpool_free(green_threadpool_t *pool) {
   pthread_mutex_unlock(&pool->lock);
   if (busy) return GREEN_EBUSY;
   stop_workers(pool, pool->threads);
+  destroy(pool);
+  return 0;
+}
+
+/* On the closer's hub: every worker has left. */
+static void workers_left(green_call_t *call) {
+  green_threadpool_t *pool = green__container(call, green_threadpool_t,
+                                              all_left);
+  pool->left = 1;
+  green_hub_unref(pool->closer);
+  green__wake_one(&pool->closer_waiters, NULL);
+}
+
+static int have_left(const void *arg) {
+  return ((const green_threadpool_t *)arg)->left;
+}
+
+int green_threadpool_close(green_threadpool_t *pool) {
+  green_hub_t *hub;
+  int busy, rc;
+  if (pool == NULL) return 0;
+  if ((rc = green__check_blocking(&hub)) < 0) return rc;
+  pthread_mutex_lock(&pool->lock);
+  if (!(busy = pool->head != NULL)) {
+    green__list_init(&pool->closer_waiters);
+    pool->all_left.fn = workers_left;
+    pool->closer = hub;
+    pool->left = pool->live == 0;
+    if (!pool->left) green_hub_ref(hub);   /* a wait for a worker */
+    pool->stopping = 1;
+    pthread_cond_broadcast(&pool->work_ready);
+  }
+  pthread_mutex_unlock(&pool->lock);
+  if (busy) return GREEN_EBUSY;
+  /* A kill now would leave workers running on freed memory: it waits,
+     and interrupts the caller's next blocking call instead. */
+  green__wait_out(hub, &pool->closer_waiters, have_left, pool, 0);
+  stop_workers(pool, pool->threads);       /* they have left: no wait */
   destroy(pool);
   return 0;
 }

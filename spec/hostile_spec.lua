@@ -434,3 +434,38 @@ describe("bad arguments", function()
     end
   end)
 end)
+
+describe("ThreadPool:close", function()
+  it("waits for a running task while other greenlets run", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local pool = green.threadpool(1)
+    -- The task runs until the main greenlet creates the file, which it can
+    -- do only if close lets it run.
+    local task = green.spawn(function()
+      return pool:run(function(p)
+        io.open(p .. ".started", "w"):close()
+        local t0 = os.time()
+        while os.time() - t0 < 30 do
+          local f = io.open(p)
+          if f then f:close(); return true end
+        end
+        return false
+      end, path)
+    end)
+    for _ = 1, 30000 do
+      local f = io.open(path .. ".started")
+      if f then f:close(); break end
+      green.sleep(0.001)
+    end
+    local closer = green.spawn(function() pool:close() end)
+    green.sleep(0)
+    assert.is_false(closer:dead())
+    io.open(path, "w"):close()
+    assert.is_true(task:get())
+    assert.is_true(closer:join(30))
+    assert.is_true(closer:successful())
+    os.remove(path)
+    os.remove(path .. ".started")
+  end)
+end)
