@@ -377,7 +377,7 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   lgreen_check_callable(L, fn_index);
   lg = lua_newuserdatauv(L, sizeof *lg, raw ? UV_ENV : UV_COUNT);
   init_record(lg, pool);
-  lg->raw = (unsigned char)raw;
+  lg->raw = raw != 0;
   set_metatable(L, lg, lua_gettop(L));
   if (!raw) lgreen_record_spawn_tree(L, lua_gettop(L));
   lg->thread = lgreen_pool_take(L, pool);
@@ -518,6 +518,7 @@ static int l_kill(lua_State *L) {
   }
   rc = green_kill(lg->g);
   if (rc < 0) return luaL_error(L, "kill: %s", green_strerror(rc));
+  lg->kill_pending = 1;
   if (green_state(lg->g) == GREEN_DEAD && !lg->done) finish_unstarted(L, lg, 1);
   if (block) return join(L, lg, timeout);
   return 0;

@@ -57,10 +57,12 @@ typedef struct lgreen {
   lgreen_pool *pool;        /* where the thread goes back */
   int pending_ref;          /* registry: error to raise at the next kill */
   int site_line;            /* the line green.spawn was called from */
-  unsigned char started, done, failed, raw, adopted;
-  unsigned char has_env;    /* its UV_ENV table was made */
-  unsigned char is_spawner; /* the spawner table knows it (spawntree.c) */
-  unsigned char no_memory;  /* failed with no memory to keep its end */
+  unsigned started : 1, done : 1, failed : 1, raw : 1, adopted : 1;
+  unsigned has_env : 1;     /* its UV_ENV table was made */
+  unsigned is_spawner : 1;  /* the spawner table knows it (spawntree.c) */
+  unsigned no_memory : 1;   /* failed with no memory to keep its end */
+  unsigned kill_pending : 1;  /* killed, and the kill not yet raised: a
+                                 Timeout due meanwhile waits (timeout.c) */
 } lgreen;
 _Static_assert(sizeof(lgreen) <= 64, "a raw handle outgrows the fast bins");
 

@@ -34,13 +34,20 @@ static void push_error(lua_State *L, ltimeout *t) {
 }
 
 /* On the hub: hand the error to the target and kill it with it. Runs with
-   the main thread's stack, balanced, as libev callbacks in luv do. */
+   the main thread's stack, balanced, as libev callbacks in luv do. A kill
+   waiting to be raised wins: the Timeout fires again at the loop's next
+   turn, so that a target that catches the kill and blocks again gets the
+   Timeout then. */
 static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
   ltimeout *t = (ltimeout *)(void *)w;
   lua_State *L = t->ML;
   lgreen *target = t->target;
-  (void)loop;
   (void)revents;
+  if (!target->done && target->kill_pending) {
+    ev_timer_set(&t->timer, 0., 0.);
+    ev_timer_start(loop, &t->timer);
+    return;
+  }
   t->pending = 0;
   if (!lua_checkstack(L, 4)) return;      /* no memory: it cannot fire */
   if (!target->done) {

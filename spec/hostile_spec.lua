@@ -469,3 +469,37 @@ describe("ThreadPool:close", function()
     os.remove(path .. ".started")
   end)
 end)
+
+describe("a kill and a Timeout due at the same time", function()
+  -- Make both due before the target runs again: the main greenlet spins
+  -- past the Timeout's deadline without letting the hub run, then kills.
+  local function both_due(target, seconds)
+    green.sleep(0)
+    local t0 = green.now()
+    while green.now() - t0 < seconds * 2 do end
+    target:kill(nil, {block = false})
+  end
+
+  it("the kill wins, and with_timeout_value does not swallow it", function()
+    local g = green.spawn(function()
+      return green.with_timeout_value(0.005, "timed out", green.sleep, 1)
+    end)
+    both_due(g, 0.005)
+    assert.equals(green.GreenletExit, g:get())
+  end)
+
+  it("a target that catches the kill and blocks again gets the Timeout", function()
+    local t
+    local g = green.spawn(function()
+      t = green.Timeout.start_new(0.005)
+      local ok, err = pcall(green.sleep, 1)
+      assert(not ok and err == green.GreenletExit, tostring(err))
+      local ok2, err2 = pcall(green.sleep, 1)
+      return ok2, err2
+    end)
+    both_due(g, 0.005)
+    local ok2, err2 = g:get()
+    assert.is_false(ok2)
+    assert.equals(t, err2)
+  end)
+end)
