@@ -253,7 +253,10 @@ int green_join(green_t *g, double timeout) {
   if ((rc = green__check_blocking(&hub)) < 0) return rc;
   if (g->state == GREEN_DEAD) return 0;
   if (g == hub->current) return GREEN_EDEADLK;
-  return green__wait(hub, &g->joiners, timeout);
+  hub->current->joining = 1;
+  rc = green__wait(hub, &g->joiners, timeout);
+  hub->current->joining = 0;
+  return rc;
 }
 
 green_t *green_current(void) {

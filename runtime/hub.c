@@ -5,8 +5,8 @@
 ** The hub greenlet runs this loop:
 **   1. poll the loop (without waiting if greenlets are ready);
 **   2. if nothing is ready and no watcher is active, nothing can wake the
-**      blocked greenlets: they get GREEN_EDEADLK (or, if none is blocked, a
-**      green_hub_run caller learns that nothing is left);
+**      blocked greenlets: one of them gets GREEN_EDEADLK (or, if none is
+**      blocked, a green_hub_run caller learns that nothing is left);
 **   3. switch to the first ready greenlet; control comes back when the
 **      greenlets have run out of work or the switch interval has passed.
 */
@@ -34,21 +34,34 @@ green_t *green_hub_main(green_hub_t *hub) {
 
 /* ---------------------------------------------------------------- loop */
 
+/* Whether a, blocked, should hear of a deadlock before b: one that waits
+   for another greenlet (a join) can do nothing about it, so the others
+   come first; then the one that has waited longest. */
+static int stuck_before(const green_t *a, const green_t *b) {
+  if (a->joining != b->joining) return b->joining;
+  return a->blocked_at < b->blocked_at;
+}
+
+/* Nothing can wake a blocked greenlet: tell one, the main greenlet first
+   if it waits, and let it run; the others wait on, and hear in turn if
+   still nothing wakes them. With none blocked, a green_hub_run caller
+   learns that nothing is left. */
 void green__wake_stuck(green_hub_t *hub) {
   green__node *node;
-  int woke = 0;
+  green_t *first = NULL;
   if (hub->main.state == GREEN_BLOCKED && hub->run_waiter != &hub->main) {
     green__wake(&hub->main, GREEN_EDEADLK);
-    woke = 1;
+    return;
   }
   for (node = hub->all.next; node != &hub->all; node = node->next) {
     green_t *g = green__container(node, green_t, all);
-    if (g->state == GREEN_BLOCKED) {
-      green__wake(g, GREEN_EDEADLK);
-      woke = 1;
-    }
+    if (g->state == GREEN_BLOCKED && (first == NULL || stuck_before(g, first)))
+      first = g;
   }
-  if (!woke && hub->run_waiter != NULL) green__wake(hub->run_waiter, 0);
+  if (first != NULL)
+    green__wake(first, GREEN_EDEADLK);
+  else if (hub->run_waiter != NULL)
+    green__wake(hub->run_waiter, 0);
 }
 
 /* The hub greenlet: polls the loop and runs what it woke. Never returns. */

@@ -87,6 +87,8 @@ struct green_greenlet {
   int wake_status;          /* what the blocking call returns */
   int exit_status;          /* 0 returned; GREEN_ECANCELED never started */
   unsigned char kill_pending;
+  unsigned char joining;    /* blocked in green_join: waits on another */
+  uint64_t blocked_at;      /* the hub's count of blocks when it blocked */
   void *asan_fake_stack;    /* sanitizer bookkeeping, see sched.c */
   const void *asan_bottom;
   size_t asan_size;
@@ -144,6 +146,7 @@ struct green_hub {
   unsigned records_out;     /* spawned records not yet recycled */
   uint64_t next_id, id_end; /* ids this hub may give, see green__next_id */
 
+  uint64_t blocks;          /* greenlets that blocked, for blocked_at */
   uint64_t poll_due_ns;     /* coarse clock: poll the loop once past this */
   uint64_t switch_interval_ns;
 

@@ -189,6 +189,7 @@ int green__block(green_hub_t *hub) {
   }
   self->state = GREEN_BLOCKED;
   self->wake_status = 0;
+  self->blocked_at = ++hub->blocks;
   schedule(hub);
   return self->wake_status;
 }

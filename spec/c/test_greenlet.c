@@ -310,11 +310,38 @@ static void test_would_block_forever(void) {
   green_t *g;
   setup();
   CHECK_INT(green_spawn(block_forever, NULL, NULL, &g), ==, 0);
-  /* Nothing can wake g: the main greenlet's join and g's sleep both fail. */
+  /* Nothing can wake g: the main greenlet waits, so it hears first, and
+     g waits on. */
   CHECK_INT(green_join(g, GREEN_FOREVER), ==, GREEN_EDEADLK);
-  CHECK_INT(green_join(g, GREEN_FOREVER), ==, 0);
+  CHECK_INT(traced, ==, 0);
+  /* Once main only runs the hub, g hears, and returns. */
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(traced, ==, 1);
   CHECK_INT(trace[0], ==, GREEN_EDEADLK);
   green_release(g);
+  teardown();
+}
+
+static void *join_arg(void *arg) {
+  note(green_join(arg, GREEN_FOREVER));
+  return NULL;
+}
+
+/* A joins B, B waits for nothing: B hears of it first (A could do nothing
+   about it), returns, and A's join then succeeds. */
+static void test_deadlock_is_told_to_one_at_a_time(void) {
+  green_t *a, *b;
+  setup();
+  CHECK_INT(green_spawn(block_forever, NULL, NULL, &b), ==, 0);
+  CHECK_INT(green_spawn(join_arg, b, NULL, &a), ==, 0);
+  CHECK_INT(green_spawn(block_forever, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(traced, ==, 3);
+  CHECK_INT(trace[0], ==, GREEN_EDEADLK);   /* b, the longest waiting */
+  CHECK_INT(trace[1], ==, 0);               /* a: b returned */
+  CHECK_INT(trace[2], ==, GREEN_EDEADLK);   /* the third, told next */
+  green_release(a);
+  green_release(b);
   teardown();
 }
 
@@ -445,6 +472,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_kill_joiner),
   CHECK_TEST(test_would_block_forever),
   CHECK_TEST(test_deadlock_under_run),
+  CHECK_TEST(test_deadlock_is_told_to_one_at_a_time),
   CHECK_TEST(test_names_and_ids),
   CHECK_TEST(test_references),
   CHECK_TEST(test_record_freed_last_is_reused_first),
