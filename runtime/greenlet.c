@@ -49,7 +49,8 @@ static green_t *record_new(green_hub_t *hub) {
   green__list_init(&g->link);
   green__list_init(&g->all);
   green__list_init(&g->joiners);
-  hub->records_out++;
+  if (++hub->records_out > hub->records_peak)
+    hub->records_peak = hub->records_out;
   return g;
 }
 

@@ -55,7 +55,8 @@
 ** allocation. Usable stack is [lo, this header).
 */
 typedef struct green__stack {
-  struct green__stack *next_free;   /* in the hub's pool */
+  green__node free_link;    /* in the hub's pool */
+  struct green__arena *arena;   /* the arena it is a slot of, or NULL */
   char *lo;                 /* lowest usable byte */
   char *guard_lo;           /* guard page is [guard_lo, lo); empty if none */
   void *map;                /* own mapping to munmap; NULL in an arena */
@@ -63,7 +64,6 @@ typedef struct green__stack {
   size_t size;              /* usable size requested */
   const uint64_t *canary;   /* words just below lo, for arena stacks */
   unsigned valgrind_id;
-  unsigned char in_arena;   /* a slot of an arena, never unmapped alone */
   unsigned char is_default; /* of the hub's default size: may be pooled */
 } green__stack;
 
@@ -122,9 +122,10 @@ int green__waitq_release(green_waitq_t *q);
 #define GREEN__CANARY_WORDS 2
 
 typedef struct green__arena {
-  struct green__arena *next;
+  green__node link;         /* in the hub's list of arenas */
   void *map;
   size_t map_size;
+  unsigned pooled;          /* slots in the pool */
   green__stack *slots[GREEN__ARENA_SLOTS];
 } green__arena;
 
@@ -144,6 +145,7 @@ struct green_hub {
   green__node free_records;
   unsigned free_record_count;
   unsigned records_out;     /* spawned records not yet recycled */
+  unsigned records_peak;    /* most out at once since memory was trimmed */
   uint64_t next_id, id_end; /* ids this hub may give, see green__next_id */
 
   uint64_t blocks;          /* greenlets that blocked, for blocked_at */
@@ -156,10 +158,10 @@ struct green_hub {
   /* stack pool, see stack.c */
   size_t stack_size;
   unsigned stack_pool_max, guarded_max;
-  green__stack *free_stacks;
-  unsigned free_stack_count, free_guarded_count;
+  green__node free_stacks;  /* green__stack free_link, warmest first */
+  unsigned free_stack_count;
   unsigned guarded_mapped, arena_slots;
-  green__arena *arenas;
+  green__node arenas;
   uint64_t canary[GREEN__CANARY_WORDS];
   void *altstack;           /* signal stack for overflow reports */
   size_t altstack_size;

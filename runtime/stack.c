@@ -119,21 +119,7 @@ static void unmap_guarded(green_hub_t *hub, green__stack *s) {
 
 /* ---------------------------------------------------------------- arenas */
 
-static void pool_push(green_hub_t *hub, green__stack *s) {
-  s->next_free = hub->free_stacks;
-  hub->free_stacks = s;
-  hub->free_stack_count++;
-  if (!s->in_arena) hub->free_guarded_count++;
-}
-
-static green__stack *pool_pop(green_hub_t *hub) {
-  green__stack *s = hub->free_stacks;
-  if (s == NULL) return NULL;
-  hub->free_stacks = s->next_free;
-  hub->free_stack_count--;
-  if (!s->in_arena) hub->free_guarded_count--;
-  return s;
-}
+static void pool_push(green_hub_t *hub, green__stack *s);
 
 #ifndef MADV_GUARD_INSTALL
 #  define MADV_GUARD_INSTALL 102
@@ -176,8 +162,8 @@ static int map_arena(green_hub_t *hub, green__stack **out) {
   }
   arena->map = map;
   arena->map_size = bytes;
-  arena->next = hub->arenas;
-  hub->arenas = arena;
+  arena->pooled = 0;
+  green__list_unshift(&hub->arenas, &arena->link);
   base = map + page_size();
   for (k = 0; k < GREEN__ARENA_SLOTS; k++) {
     char *guard = base + (size_t)k * slot, *top = guard + slot;
@@ -185,7 +171,7 @@ static int map_arena(green_hub_t *hub, green__stack **out) {
     green__stack *s;
     memcpy(top - CANARY_BYTES, hub->canary, CANARY_BYTES);
     s = header_at(guard + page_size(), top - CANARY_BYTES);
-    s->in_arena = 1;
+    s->arena = arena;
     s->is_default = 1;
     if (k == 0) {
       s->guard_lo = map;        /* the arena's own guard page below */
@@ -204,9 +190,55 @@ static int map_arena(green_hub_t *hub, green__stack **out) {
 
 /* ---------------------------------------------------------------- pool */
 
+/*
+** The pool keeps stack_pool_max free stacks of the default size; what lies
+** beyond is given back. A guarded stack beyond it is unmapped. An arena
+** slot cannot be unmapped alone: beyond the limit its pages below the one
+** that holds its header go back to the kernel (MADV_DONTNEED keeps the
+** mapping and any guard region), and an arena whose every slot is free
+** then is unmapped whole.
+*/
+static void unmap_arena(green_hub_t *hub, green__arena *arena) {
+  int k;
+  for (k = 0; k < GREEN__ARENA_SLOTS; k++) {
+    green__list_remove(&arena->slots[k]->free_link);
+    forget(arena->slots[k]);
+  }
+  hub->free_stack_count -= GREEN__ARENA_SLOTS;
+  hub->arena_slots -= GREEN__ARENA_SLOTS;
+  green__list_remove(&arena->link);
+  munmap(arena->map, arena->map_size);
+  free(arena);
+}
+
+/* Give back the pages of a pooled arena slot below its header's page. */
+static void give_back_pages(green__stack *s) {
+  uintptr_t header_page = (uintptr_t)s & ~(uintptr_t)(page_size() - 1);
+  if (header_page > (uintptr_t)s->lo)
+    madvise(s->lo, header_page - (uintptr_t)s->lo, MADV_DONTNEED);
+}
+
+static void pool_push(green_hub_t *hub, green__stack *s) {
+  green__list_unshift(&hub->free_stacks, &s->free_link);
+  hub->free_stack_count++;
+  if (s->arena != NULL) s->arena->pooled++;
+}
+
+static green__stack *pool_pop(green_hub_t *hub) {
+  green__node *node = green__list_shift(&hub->free_stacks);
+  green__stack *s;
+  if (node == NULL) return NULL;
+  s = green__container(node, green__stack, free_link);
+  hub->free_stack_count--;
+  if (s->arena != NULL) s->arena->pooled--;
+  return s;
+}
+
 /* Pick the hub's canary: random, so that no stack data matches it by
    accident. */
 void green__stack_pool_init(green_hub_t *hub) {
+  green__list_init(&hub->free_stacks);
+  green__list_init(&hub->arenas);
   if (getrandom(hub->canary, CANARY_BYTES, GRND_NONBLOCK) !=
       (ssize_t)CANARY_BYTES) {
     hub->canary[0] = (uint64_t)(uintptr_t)hub * 0x9E3779B97F4A7C15u;
@@ -232,22 +264,28 @@ int green__stack_acquire(green_hub_t *hub, size_t size, green__stack **out) {
 }
 
 void green__stack_release(green_hub_t *hub, green__stack *s) {
-  if (s->in_arena ||
-      (s->is_default && hub->free_guarded_count < hub->stack_pool_max))
+  int beyond = hub->free_stack_count >= hub->stack_pool_max;
+  if (s->arena != NULL) {
+    if (beyond) give_back_pages(s);
     pool_push(hub, s);
-  else
+    if (beyond && s->arena->pooled == GREEN__ARENA_SLOTS)
+      unmap_arena(hub, s->arena);
+  } else if (s->is_default && !beyond) {
+    pool_push(hub, s);
+  } else {
     unmap_guarded(hub, s);
+  }
 }
 
 /* Unmap every pooled stack and every arena; no stack may be in use. */
 void green__stack_pool_free(green_hub_t *hub) {
   green__stack *s;
+  green__node *node;
   while ((s = pool_pop(hub)) != NULL)
-    if (!s->in_arena) unmap_guarded(hub, s);
-  while (hub->arenas != NULL) {
-    green__arena *arena = hub->arenas;
+    if (s->arena == NULL) unmap_guarded(hub, s);
+  while ((node = green__list_shift(&hub->arenas)) != NULL) {
+    green__arena *arena = green__container(node, green__arena, link);
     int k;
-    hub->arenas = arena->next;
     for (k = 0; k < GREEN__ARENA_SLOTS; k++) forget(arena->slots[k]);
     munmap(arena->map, arena->map_size);
     hub->arena_slots -= GREEN__ARENA_SLOTS;

@@ -503,3 +503,37 @@ describe("a kill and a Timeout due at the same time", function()
     assert.equals(t, err2)
   end)
 end)
+
+describe("memory after a burst", function()
+  it("goes back, beyond the pools' limits, once the burst has ended", function()
+    local out, code = run_script([[
+      local green = require "green"
+      local function rss_mib()
+        local f = assert(io.open("/proc/self/statm"))
+        local _, resident = f:read("n", "n")
+        f:close()
+        return resident * 4 / 1024
+      end
+      local before = rss_mib()
+      local gs = {}
+      for i = 1, 40000 do gs[i] = green.spawn(green.sleep, 60) end
+      green.sleep(0)
+      local peak = rss_mib()
+      local st = green.stats()
+      assert(st.stacks_in_arenas > 0, "no arena stacks in the burst")
+      green.killall(gs)
+      gs = nil
+      collectgarbage()
+      collectgarbage()
+      green.sleep(0.01)                  -- the hub idles once
+      st = green.stats()
+      print(string.format("before %.0f peak %.0f after %.0f arenas %d pooled %d",
+        before, peak, rss_mib(), st.stacks_in_arenas, st.stacks_pooled))
+      -- The pool keeps 1024, and an arena is freed once all its 64 are.
+      assert(st.stacks_pooled <= 1024 + 63, "pooled past the limit")
+      assert(st.stacks_in_arenas <= 1024, "arenas kept past the limit")
+      assert(rss_mib() < before + (peak - before) / 4, "memory kept")
+    ]])
+    assert.equals(0, code, out)
+  end)
+end)
