@@ -261,6 +261,7 @@ static void retire_thread(lua_State *L, lgreen *lg) {
   lg->thread.handle = lg->thread.anchor = LUA_NOREF;
   lua_pushboolean(L, 0);
   lua_rawseti(L, LUA_REGISTRYINDEX, thread.handle);
+  if (lua_status(thread.T) != LUA_OK) lua_resetthread(thread.T);  /* resumed */
   lua_settop(thread.T, 0);
   lgreen_pool_give(L, lg->pool, thread);
 }
@@ -348,11 +349,38 @@ static int keep_traceback(lua_State *L) {
   return 1;
 }
 
-/* T holds [handler, fn, args...]. */
+/*
+** Until its greenlet starts, a thread holds [handler, fn, args..., guard].
+** Code that kept the thread of an earlier greenlet (coroutine.running())
+** could resume it as a coroutine, which calls the top value: the guard,
+** which refuses. What the resume or a coroutine.close did to the thread is
+** then found here, and the greenlet fails with a clear error instead of
+** running what is left.
+*/
+static int refuse_resume(lua_State *L) {
+  return luaL_error(L, "cannot resume a greenlet's Lua thread as a "
+                    "coroutine");
+}
+
+static int thread_intact(lua_State *T) {
+  return lua_status(T) == LUA_OK && lua_gettop(T) >= 3 &&
+         lua_tocfunction(T, -1) == refuse_resume;
+}
+
 static void *entry(void *arg) {
   lgreen *lg = arg;
   lua_State *T = lg->thread.T;
   lg->started = 1;
+  if (!thread_intact(T)) {
+    lua_resetthread(T);                   /* may leave the error behind */
+    lua_settop(T, 0);
+    lua_pushnil(T);
+    lua_pushliteral(T, "the greenlet's Lua thread was resumed or closed as "
+                       "a coroutine before it started");
+    finish(lg, LUA_ERRRUN);
+    return NULL;
+  }
+  lua_pop(T, 1);                          /* the guard */
   finish(lg, lua_pcall(T, lua_gettop(T) - 2, LUA_MULTRET, 1));
   return NULL;
 }
@@ -382,13 +410,14 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
   if (!raw) lgreen_record_spawn_tree(L, lua_gettop(L));
   lg->thread = lgreen_pool_take(L, pool);
   T = lg->thread.T;
-  if (!lua_checkstack(T, nargs + 2)) {
+  if (!lua_checkstack(T, nargs + 3)) {
     lgreen_pool_give(L, pool, lg->thread);
     return luaL_error(L, "spawn: too many arguments");
   }
   lua_pushcfunction(T, keep_traceback);   /* T: [handler] */
   lua_rotate(L, fn_index, 1);             /* L: [handle, fn, args...] */
   lua_xmove(L, T, nargs + 1);             /* T: [handler, fn, args] */
+  lua_pushcfunction(T, refuse_resume);    /* T: [..., guard] */
   rc = delay > 0 ? green_spawn_later(delay, entry, lg, NULL, &lg->g)
                  : green_spawn(entry, lg, NULL, &lg->g);
   if (rc < 0) {

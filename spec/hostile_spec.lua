@@ -532,8 +532,45 @@ describe("memory after a burst", function()
       -- The pool keeps 1024, and an arena is freed once all its 64 are.
       assert(st.stacks_pooled <= 1024 + 63, "pooled past the limit")
       assert(st.stacks_in_arenas <= 1024, "arenas kept past the limit")
-      assert(rss_mib() < before + (peak - before) / 4, "memory kept")
+      -- Under make asan, ASan's allocator keeps freed memory in its
+      -- quarantine: what glibc gives back is not to be seen there.
+      if not os.getenv("ASAN_OPTIONS") then
+        assert(rss_mib() < before + (peak - before) / 4, "memory kept")
+      end
     ]])
     assert.equals(0, code, out)
+  end)
+end)
+
+describe("a greenlet's Lua thread kept past its end", function()
+  local function kept_thread()
+    local g = green.spawn(function() return coroutine.running() end)
+    return (g:get())
+  end
+
+  it("cannot be resumed as a coroutine: the resume fails clearly", function()
+    local co = kept_thread()
+    local ran = false
+    local b = green.spawn(function() ran = true end)   -- may reuse co
+    local ok, err = coroutine.resume(co)
+    assert.is_false(ok)
+    assert.matches("cannot resume", err)
+    local reports = with_reports(function() b:join() end)
+    assert.is_false(ran)
+    assert.is_false(b:successful())
+    assert.matches("resumed or closed as a coroutine", b.exception)
+    assert.equals(1, #reports)
+    -- the thread serves the next greenlets as before
+    assert.equals(42, green.spawn(function() return 42 end):get())
+  end)
+
+  it("closed as a coroutine fails the greenlet that would reuse it", function()
+    local co = kept_thread()
+    local b = green.spawn(function() return "ran" end)
+    coroutine.close(co)
+    with_reports(function() b:join() end)
+    assert.is_false(b:successful())
+    assert.matches("resumed or closed as a coroutine", b.exception)
+    assert.equals(42, green.spawn(function() return 42 end):get())
   end)
 end)
