@@ -65,6 +65,8 @@ struct ev_loop;
   XX(EAGAIN,    EAGAIN,    "not ready: it would have to wait")                \
   XX(EPIPE,     EPIPE,     "channel is closed")                               \
   XX(EOVERFLOW, EOVERFLOW, "released more times than acquired")               \
+  XX(ENOSPC,    ENOSPC,    "no mappings left for stacks: the rest are kept "  \
+                           "for the process (raise vm.max_map_count)")        \
 
 typedef enum {
 #define GREEN__ERR_ENUM(name, value, msg) GREEN_##name = -(value),

@@ -220,6 +220,7 @@ void green__wake_stuck(green_hub_t *hub);
 /* stack.c */
 void green__stack_pool_init(green_hub_t *hub);
 extern _Atomic int green__guard_regions;   /* stack.c */
+extern long green__stack_mapping_budget;  /* stack.c */
 int green__stack_acquire(green_hub_t *hub, size_t size, green__stack **out);
 void green__stack_release(green_hub_t *hub, green__stack *stack);
 void green__stack_pool_free(green_hub_t *hub);

@@ -21,6 +21,8 @@
 */
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -79,17 +81,66 @@ static void forget(green__stack *s) {
   (void)s;
 }
 
-static void *map_with_guard(green_hub_t *hub, size_t bytes) {
-  char *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                   -1, 0);
-  if (map == MAP_FAILED) return NULL;
+/*
+** The kernel's mapping limit (vm.max_map_count) is the process's, and malloc
+** needs mappings too: had stacks taken the last ones, the process could not
+** even allocate what it needs to end its greenlets. So the stacks of every
+** hub may hold the limit less MAPPINGS_KEPT for the rest of the process;
+** past that, a spawn fails with GREEN_ENOSPC. Each mapping with a guard
+** page is two kernel mappings. A test sets green__stack_mapping_budget.
+*/
+#define MAPPINGS_KEPT 4096
+#define MAPPINGS_PER_MAP 2
+
+long green__stack_mapping_budget;       /* 0 until first needed */
+static _Atomic long stack_mappings;
+static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
+
+static void read_budget(void) {
+  long limit = 65530;                   /* Linux's default */
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+  if (f != NULL) {
+    if (fscanf(f, "%ld", &limit) != 1) limit = 65530;
+    fclose(f);
+  }
+  if (green__stack_mapping_budget == 0)
+    green__stack_mapping_budget = limit > 2 * MAPPINGS_KEPT
+                                  ? limit - MAPPINGS_KEPT : limit / 2;
+}
+
+static int take_mappings(void) {
+  pthread_once(&budget_once, read_budget);
+  if (atomic_fetch_add(&stack_mappings, MAPPINGS_PER_MAP) + MAPPINGS_PER_MAP >
+      green__stack_mapping_budget) {
+    atomic_fetch_sub(&stack_mappings, MAPPINGS_PER_MAP);
+    return GREEN_ENOSPC;
+  }
+  return 0;
+}
+
+static void unmap(void *map, size_t bytes) {
+  munmap(map, bytes);
+  atomic_fetch_sub(&stack_mappings, MAPPINGS_PER_MAP);
+}
+
+/* Map bytes with a PROT_NONE page at the bottom into *out. */
+static int map_with_guard(green_hub_t *hub, size_t bytes, char **out) {
+  char *map;
+  int rc = take_mappings();
+  if (rc < 0) return rc;
+  map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (map == MAP_FAILED) {
+    atomic_fetch_sub(&stack_mappings, MAPPINGS_PER_MAP);
+    return GREEN_ENOMEM;
+  }
   if (mprotect(map, page_size(), PROT_NONE) != 0) {   /* ENOMEM at the */
-    munmap(map, bytes);                                /* mapping limit  */
-    return NULL;
+    unmap(map, bytes);                                 /* mapping limit  */
+    return GREEN_ENOMEM;
   }
   hub->stats.stack_maps++;
-  return map;
+  *out = map;
+  return 0;
 }
 
 
@@ -97,9 +148,10 @@ static void *map_with_guard(green_hub_t *hub, size_t bytes) {
 
 static int map_guarded(green_hub_t *hub, size_t size, green__stack **out) {
   size_t bytes = page_size() + round_up(size + sizeof(green__stack), page_size());
-  char *map = map_with_guard(hub, bytes);
+  char *map;
   green__stack *s;
-  if (map == NULL) return GREEN_ENOMEM;
+  int rc = map_with_guard(hub, bytes, &map);
+  if (rc < 0) return rc;
   s = header_at(map + page_size(), map + bytes);
   s->guard_lo = map;
   s->map = map;
@@ -112,7 +164,7 @@ static int map_guarded(green_hub_t *hub, size_t size, green__stack **out) {
 
 static void unmap_guarded(green_hub_t *hub, green__stack *s) {
   forget(s);
-  munmap(s->map, s->map_size);
+  unmap(s->map, s->map_size);
   hub->guarded_mapped--;
 }
 
@@ -154,11 +206,11 @@ static int map_arena(green_hub_t *hub, green__stack **out) {
   size_t bytes = page_size() + slot * GREEN__ARENA_SLOTS;
   green__arena *arena = malloc(sizeof *arena);
   char *map, *base;
-  int k;
+  int k, rc;
   if (arena == NULL) return GREEN_ENOMEM;
-  if ((map = map_with_guard(hub, bytes)) == NULL) {
+  if ((rc = map_with_guard(hub, bytes, &map)) < 0) {
     free(arena);
-    return GREEN_ENOMEM;
+    return rc;
   }
   arena->map = map;
   arena->map_size = bytes;
@@ -207,7 +259,7 @@ static void unmap_arena(green_hub_t *hub, green__arena *arena) {
   hub->free_stack_count -= GREEN__ARENA_SLOTS;
   hub->arena_slots -= GREEN__ARENA_SLOTS;
   green__list_remove(&arena->link);
-  munmap(arena->map, arena->map_size);
+  unmap(arena->map, arena->map_size);
   free(arena);
 }
 
@@ -287,7 +339,7 @@ void green__stack_pool_free(green_hub_t *hub) {
     green__arena *arena = green__container(node, green__arena, link);
     int k;
     for (k = 0; k < GREEN__ARENA_SLOTS; k++) forget(arena->slots[k]);
-    munmap(arena->map, arena->map_size);
+    unmap(arena->map, arena->map_size);
     hub->arena_slots -= GREEN__ARENA_SLOTS;
     free(arena);
   }

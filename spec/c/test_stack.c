@@ -170,6 +170,34 @@ static void test_past_the_mapping_limit(void) {
   CHECK_INT(green_hub_free(hub), ==, 0);
 }
 
+/* The stack.c budget of kernel mappings for stacks. */
+extern long green__stack_mapping_budget;
+
+/* Past the mappings kept for the rest of the process, a spawn fails with
+   GREEN_ENOSPC and nothing else does: the greenlets end, and once their
+   stacks are back, spawns work again. */
+static void test_mappings_are_kept_for_the_process(void) {
+  green_hub_options_t opts;
+  int spawned = 0, rc;
+  memset(&opts, 0, sizeof opts);
+  opts.guarded_max = 8;
+  opts.stack_pool_max = 1;
+  CHECK_INT(green_hub_new(&opts, &hub), ==, 0);
+  /* Two kernel mappings per guarded stack (the hub's among the 8) and per
+     arena of 64. */
+  green__stack_mapping_budget = 8 * 2 + 2 * 2;
+  while ((rc = green_spawn(sleep_then_finish, NULL, NULL, NULL)) == 0)
+    spawned++;
+  CHECK_INT(rc, ==, GREEN_ENOSPC);
+  CHECK_INT(spawned, ==, 7 + 2 * 64);
+  CHECK(strstr(green_strerror(rc), "vm.max_map_count") != NULL);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(finished, ==, spawned);
+  CHECK_INT(green_spawn(sleep_then_finish, NULL, NULL, NULL), ==, 0);
+  CHECK_INT(green_hub_run(hub), ==, 0);
+  CHECK_INT(green_hub_free(hub), ==, 0);
+}
+
 /* Run fn in a child with stderr captured; return its wait status. */
 static int run_capturing_stderr(void (*fn)(void), char *out, size_t size) {
   int pipefd[2], status;
@@ -312,6 +340,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_stack_sizes),
   CHECK_TEST(test_arenas_past_guarded_max),
   CHECK_TEST(test_past_the_mapping_limit),
+  CHECK_TEST(test_mappings_are_kept_for_the_process),
   CHECK_TEST_NATIVE(test_guard_page_overflow_is_reported),
   CHECK_TEST_NATIVE(test_arena_overflow_hits_its_guard_page),
   CHECK_TEST_NATIVE(test_arena_canary_overwrite_is_reported),
