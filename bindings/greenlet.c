@@ -55,7 +55,8 @@ static void init_record(lgreen *lg, lgreen_pool *pool) {
   memset(lg, 0, sizeof *lg);
   lg->marker = &marker;
   lg->pool = pool;
-  lg->pending_ref = lg->thread.anchor = lg->thread.handle = LUA_NOREF;
+  lg->pending_ref = lg->displaced_ref = LUA_NOREF;
+  lg->thread.anchor = lg->thread.handle = LUA_NOREF;
 }
 
 /* Push the UV_ENV table of the handle at ud (an absolute index), made on
@@ -268,11 +269,15 @@ static void retire_thread(lua_State *L, lgreen *lg) {
 
 /* After the greenlet's end is recorded: links, then its thread back to
    the pool. */
+/* Let go of the errors a dead greenlet will never raise. */
+static void drop_pending(lua_State *L, lgreen *lg) {
+  luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lg->displaced_ref);
+  lg->pending_ref = lg->displaced_ref = LUA_NOREF;
+}
+
 static void retire(lua_State *L, lgreen *lg, int ud) {
-  if (lg->pending_ref != LUA_NOREF) {
-    luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
-    lg->pending_ref = LUA_NOREF;
-  }
+  drop_pending(L, lg);
   if (lg->has_env) {
     lua_getiuservalue(L, ud, UV_ENV);
     fire_links(L, lg, ud, lua_gettop(L));
@@ -314,7 +319,7 @@ static void finish(lgreen *lg, int status) {
   int nres = lua_gettop(T) - 1, recorded = 0;
   lg->done = 1;
   if (status == LUA_OK && (lg->raw || nres == 0) && !lg->has_env &&
-      lg->pending_ref == LUA_NOREF) {
+      lg->pending_ref == LUA_NOREF && lg->displaced_ref == LUA_NOREF) {
     retire_thread(T, lg);       /* nothing to keep, no links to start */
     return;
   }
@@ -328,10 +333,7 @@ static void finish(lgreen *lg, int status) {
   }
   if (!recorded) lg->failed = lg->no_memory = 1;   /* no memory to keep it */
   lua_settop(T, 0);
-  if (lg->pending_ref != LUA_NOREF) {
-    luaL_unref(T, LUA_REGISTRYINDEX, lg->pending_ref);
-    lg->pending_ref = LUA_NOREF;
-  }
+  drop_pending(T, lg);
   retire_thread(T, lg);         /* the last use of lg and T */
 }
 
@@ -539,7 +541,13 @@ static int l_kill(lua_State *L) {
     if (lua_isnoneornil(L, 2)) lgreen_push_exit(L); else lua_pushvalue(L, 2);
     return lua_error(L);
   }
-  luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
+  if (lg->pending_ref != LUA_NOREF && !lg->kill_pending) {
+    /* a Timeout's error not yet raised: the kill goes first, it after */
+    luaL_unref(L, LUA_REGISTRYINDEX, lg->displaced_ref);
+    lg->displaced_ref = lg->pending_ref;
+  } else {
+    luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
+  }
   lg->pending_ref = LUA_NOREF;
   if (!lua_isnoneornil(L, 2)) {
     lua_pushvalue(L, 2);

@@ -56,6 +56,8 @@ typedef struct lgreen {
   lgreen_thread thread;     /* what it runs on; T NULL once it finished */
   lgreen_pool *pool;        /* where the thread goes back */
   int pending_ref;          /* registry: error to raise at the next kill */
+  int displaced_ref;        /* registry: a Timeout's error a kill went
+                               before; raised at the block after it */
   int site_line;            /* the line green.spawn was called from */
   unsigned started : 1, done : 1, failed : 1, raw : 1, adopted : 1;
   unsigned has_env : 1;     /* its UV_ENV table was made */

@@ -126,13 +126,20 @@ static void make_exit(lua_State *L) {
    function, which may be a coroutine inside the greenlet. */
 static int raise_kill(lua_State *L) {
   lgreen *self = lgreen_current(L);
-  if (self != NULL) self->kill_pending = 0;
   if (self != NULL && self->pending_ref != LUA_NOREF) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, self->pending_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, self->pending_ref);
     self->pending_ref = LUA_NOREF;
   } else {
     lgreen_push_exit(L);
+  }
+  if (self != NULL) {
+    self->kill_pending = 0;
+    if (self->displaced_ref != LUA_NOREF) {   /* the Timeout a kill beat */
+      self->pending_ref = self->displaced_ref;
+      self->displaced_ref = LUA_NOREF;
+      green_kill(self->g);
+    }
   }
   return lua_error(L);
 }

@@ -488,6 +488,25 @@ describe("a kill and a Timeout due at the same time", function()
     assert.equals(green.GreenletExit, g:get())
   end)
 
+  it("the kill wins when the Timeout fired first, and the Timeout comes next", function()
+    local t
+    local g = green.spawn(function()
+      t = green.Timeout.start_new(0.005)
+      local ok, err = pcall(green.sleep, 1)
+      assert(not ok and err == green.GreenletExit, tostring(err))
+      return pcall(green.sleep, 1)
+    end)
+    green.sleep(0)
+    local t0 = green.now()
+    while green.now() - t0 < 0.02 do end
+    green.sleep(0)                 -- the hub fires the Timeout; g waits to run
+    assert.equals("ready", tostring(g):match("%((%a+)%)"))
+    g:kill(nil, {block = false})
+    local ok2, err2 = g:get()
+    assert.is_false(ok2)
+    assert.equals(t, err2)
+  end)
+
   it("a target that catches the kill and blocks again gets the Timeout", function()
     local t
     local g = green.spawn(function()
