@@ -364,26 +364,33 @@ static int refuse_resume(lua_State *L) {
                     "coroutine");
 }
 
+/* A resume called the guard, which left T dead; a close emptied it. */
 static int thread_intact(lua_State *T) {
-  return lua_status(T) == LUA_OK && lua_gettop(T) >= 3 &&
-         lua_tocfunction(T, -1) == refuse_resume;
+  return lua_status(T) == LUA_OK && lua_gettop(T) >= 3;
+}
+
+static __attribute__((noinline, cold)) void fail_taken(lgreen *lg) {
+  lua_State *T = lg->thread.T;
+  lua_resetthread(T);                     /* may leave the error behind */
+  lua_settop(T, 0);
+  lua_pushnil(T);
+  lua_pushliteral(T, "the greenlet's Lua thread was resumed or closed as "
+                     "a coroutine before it started");
+  finish(lg, LUA_ERRRUN);
 }
 
 static void *entry(void *arg) {
   lgreen *lg = arg;
   lua_State *T = lg->thread.T;
+  int nargs;
   lg->started = 1;
   if (!thread_intact(T)) {
-    lua_resetthread(T);                   /* may leave the error behind */
-    lua_settop(T, 0);
-    lua_pushnil(T);
-    lua_pushliteral(T, "the greenlet's Lua thread was resumed or closed as "
-                       "a coroutine before it started");
-    finish(lg, LUA_ERRRUN);
+    fail_taken(lg);
     return NULL;
   }
-  lua_pop(T, 1);                          /* the guard */
-  finish(lg, lua_pcall(T, lua_gettop(T) - 2, LUA_MULTRET, 1));
+  nargs = lua_gettop(T) - 3;              /* [handler, fn, args, guard] */
+  lua_settop(T, -2);
+  finish(lg, lua_pcall(T, nargs, LUA_MULTRET, 1));
   return NULL;
 }
 
