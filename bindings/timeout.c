@@ -33,11 +33,24 @@ static void push_error(lua_State *L, ltimeout *t) {
                                                              : t->self_ref);
 }
 
+/* Protected, on the main thread: [t]. Hand the target the error. */
+static int kill_target(lua_State *L) {
+  ltimeout *t = lua_touserdata(L, 1);
+  lgreen *target = t->target;
+  luaL_unref(L, LUA_REGISTRYINDEX, target->pending_ref);
+  target->pending_ref = LUA_NOREF;
+  push_error(L, t);
+  target->pending_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  green_kill(target->g);
+  return 0;
+}
+
 /* On the hub: hand the error to the target and kill it with it. Runs with
-   the main thread's stack, balanced, as libev callbacks in luv do. A kill
-   waiting to be raised wins: the Timeout fires again at the loop's next
-   turn, so that a target that catches the kill and blocks again gets the
-   Timeout then. */
+   the main thread's stack, balanced, as libev callbacks in luv do, and
+   protected: the main thread's innermost pcall is on another C stack. A
+   kill waiting to be raised wins: the Timeout fires again at the loop's
+   next turn, so that a target that catches the kill and blocks again gets
+   the Timeout then. */
 static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
   ltimeout *t = (ltimeout *)(void *)w;
   lua_State *L = t->ML;
@@ -49,12 +62,10 @@ static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
     return;
   }
   t->pending = 0;
-  if (!lua_checkstack(L, 4)) return;      /* no memory: it cannot fire */
-  if (!target->done) {
-    luaL_unref(L, LUA_REGISTRYINDEX, target->pending_ref);
-    push_error(L, t);
-    target->pending_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    green_kill(target->g);
+  if (!target->done && lua_checkstack(L, 4)) {    /* else no memory: */
+    lua_pushcfunction(L, kill_target);           /* it cannot fire */
+    lua_pushlightuserdata(L, t);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
   }
   luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
   t->self_ref = LUA_NOREF;
