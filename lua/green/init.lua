@@ -158,11 +158,19 @@ end
 
 --- Kill every greenlet in the list with `err` (default GreenletExit);
 -- with opts.block (the default) wait for them, at most opts.timeout.
+-- Waiting joins each in turn, which starts nothing: at the limit of
+-- greenlets a process can hold, killall still ends them.
 function green.killall(greenlets, err, opts)
   args.check_table(greenlets, 1, "killall")
   opts = opts or {}
+  args.check_seconds(opts.timeout, 3, "killall")
   for _, g in ipairs(greenlets) do green.kill(g, err, {block = false}) end
-  if opts.block ~= false then green.joinall(greenlets, {timeout = opts.timeout}) end
+  if opts.block == false then return end
+  local deadline = opts.timeout and now() + opts.timeout
+  for _, g in ipairs(greenlets) do
+    local left = deadline and math.max(0, deadline - now())
+    if not g:join(left) then return end
+  end
 end
 
 -- The rest of the API, built on what is above: each module adds to green
