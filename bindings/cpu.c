@@ -364,8 +364,8 @@ static int l_threads(lua_State *L) {
   return 1;
 }
 
-/* close(): stop the workers once their tasks end, and wait for them. */
-/* Waits for the running tasks as a greenlet, so other greenlets run. */
+/* close(): stop the workers once their tasks end, and wait for them as a
+   greenlet, so that other greenlets run meanwhile. */
 static int l_close(lua_State *L) {
   lpool *p = luaL_checkudata(L, 1, LGREEN_THREADPOOL);
   int rc;

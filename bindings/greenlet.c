@@ -267,8 +267,6 @@ static void retire_thread(lua_State *L, lgreen *lg) {
   lgreen_pool_give(L, lg->pool, thread);
 }
 
-/* After the greenlet's end is recorded: links, then its thread back to
-   the pool. */
 /* Let go of the errors a dead greenlet will never raise. */
 static void drop_pending(lua_State *L, lgreen *lg) {
   luaL_unref(L, LUA_REGISTRYINDEX, lg->pending_ref);
@@ -276,6 +274,8 @@ static void drop_pending(lua_State *L, lgreen *lg) {
   lg->pending_ref = lg->displaced_ref = LUA_NOREF;
 }
 
+/* After the greenlet's end is recorded: links, then its thread back to
+   the pool. */
 static void retire(lua_State *L, lgreen *lg, int ud) {
   drop_pending(L, lg);
   if (lg->has_env) {

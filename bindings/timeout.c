@@ -48,16 +48,17 @@ static int kill_target(lua_State *L) {
 /* On the hub: hand the error to the target and kill it with it. Runs with
    the main thread's stack, balanced, as libev callbacks in luv do, and
    protected: the main thread's innermost pcall is on another C stack. A
-   kill waiting to be raised wins: the Timeout fires again at the loop's
-   next turn, so that a target that catches the kill and blocks again gets
-   the Timeout then. */
+   kill waiting to be raised wins: the Timeout tries again a moment later,
+   so that a target that catches the kill and blocks again gets the Timeout
+   then. (Not at once: C code that swallows the kill would keep the mark,
+   and the hub would spin.) */
 static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
   ltimeout *t = (ltimeout *)(void *)w;
   lua_State *L = t->ML;
   lgreen *target = t->target;
   (void)revents;
   if (!target->done && target->kill_pending) {
-    ev_timer_set(&t->timer, 0., 0.);
+    ev_timer_set(&t->timer, 0.001, 0.);
     ev_timer_start(loop, &t->timer);
     return;
   }

@@ -41,11 +41,11 @@
      ((cond) ? (void)0 : green__assert_failed(msg, __FILE__, __LINE__))
 #endif
 
-/* Stack sizes a hub or a spawn may ask for. */
-/* The default holds the deepest C recursion Lua 5.4 allows (200 nested C
-   calls, 220 in a message handler) with its most stack-hungry functions,
-   string.gsub callbacks among them, so Lua's own "C stack overflow" comes
-   first; spec/hostile_spec.lua recurses through each to the limit. */
+/* Stack sizes a hub or a spawn may ask for. The default holds the deepest
+   C recursion Lua 5.4 allows (200 nested C calls, 220 in a message
+   handler) through its most stack-hungry functions, string.gsub callbacks
+   among them, so Lua's own "C stack overflow" comes first;
+   spec/hostile_spec.lua recurses through each to the limit. */
 #define GREEN__STACK_DEFAULT (512u * 1024)
 #define GREEN__STACK_MIN     (16u * 1024)
 #define GREEN__STACK_MAX     ((size_t)1 << 30)

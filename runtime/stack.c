@@ -16,7 +16,8 @@
 ** reported at the greenlet's next switch, which is later and less certain.
 **
 ** Layout of one stack, low to high addresses:
-**   [guard page or the canary of the stack below][usable ... ][green__stack]
+**   guarded:  [guard page][usable ... ][green__stack]
+**   in arena: [guard page][usable ... ][green__stack][canary]
 ** The bookkeeping header sits at the top, so pooling needs no allocation.
 */
 
