@@ -2,17 +2,7 @@
 -- spawn/finish cycles leave Lua's memory and the runtime's counters flat.
 local green = require "green"
 
--- Collect until the pool of idle Lua threads is empty: it lets go of half
--- of them each cycle, so how many it holds depends on when cycles ran, and
--- would otherwise be counted as growth (up to 1024 threads).
-local function settle()
-  for _ = 1, 40 do
-    collectgarbage()
-    if green.stats().lua_threads_idle == 0 then break end
-  end
-  collectgarbage()
-  return collectgarbage("count")
-end
+local settle = require("spec.support.memory").settle
 
 describe("a million greenlets, one after another", function()
   it("leave memory and the runtime's counters flat", function()

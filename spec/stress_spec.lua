@@ -11,14 +11,7 @@ local function open_fds()
   return n
 end
 
-local function settle()
-  for _ = 1, 40 do
-    collectgarbage()
-    if green.stats().lua_threads_idle == 0 then break end
-  end
-  collectgarbage()
-  return collectgarbage("count")
-end
+local settle = require("spec.support.memory").settle
 
 local nasty = setmetatable({}, {__tostring = function() error("no words") end})
 
