@@ -5,6 +5,7 @@
 -- @module green
 
 local core = require "green.core"
+local args = require "green.args"
 
 local green = {}
 for name, value in pairs(core) do green[name] = value end
@@ -54,8 +55,6 @@ local function watch(obj, on_ready)
   end)
   return function() helper:kill(nil, {block = false}) end
 end
-
-local args = require "green.args"
 
 -- Whether obj can be waited for: anything with ready() and either wait()
 -- or, as greenlets, link() and unlink(). Indexing is protected: a foreign
