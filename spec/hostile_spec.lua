@@ -593,3 +593,25 @@ describe("a greenlet's Lua thread kept past its end", function()
     assert.equals(42, green.spawn(function() return 42 end):get())
   end)
 end)
+
+describe("a Pool's imap left early", function()
+  for _, name in ipairs({"imap", "imap_unordered"}) do
+    it(name .. " stops its feeder and the members it started", function()
+      local base = green.stats().alive
+      local pool = green.Pool(2)
+      local started = 0
+      local function item(x)
+        started = started + 1
+        if x > 1 then green.sleep(60) end
+        return x
+      end
+      for _ in pool[name](pool, item, {1, 2, 3, 4, 5, 6}) do break end
+      green.idle()                    -- until nothing is left to run
+      assert.equals(0, #pool)
+      assert.equals(base, green.stats().alive)
+      local seen = started
+      green.sleep(0.01)
+      assert.equals(seen, started)
+    end)
+  end
+end)

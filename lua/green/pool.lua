@@ -137,12 +137,39 @@ return function(green)
   function Group:free_count() return huge end
   function Group:wait_available() return true end
 
+  -- Kill a member without waiting; one killed before it started never
+  -- runs its leaving code, so it leaves here.
+  local function stop_member(self, g)
+    g:kill(nil, {block = false})
+    if g:dead() then self:discard(g) end
+  end
+
   -- Spawn fn(item) for every item from a feeder greenlet, so the caller
   -- can consume while a Pool waits for slots; `each(g, i)` sees each one.
+  -- A kill reaches a feeder that is ready only at its next wait, so it
+  -- also looks at `stopped` before and after each spawn.
   local function feed(self, fn, list, each)
-    return green.spawn(function()
-      for i = 1, #list do each(self:spawn(fn, list[i]), i) end
+    local feeding = {stopped = false}
+    feeding.greenlet = green.spawn(function()
+      for i = 1, #list do
+        if feeding.stopped then return end
+        local g = self:spawn(fn, list[i])
+        if feeding.stopped then return stop_member(self, g) end
+        each(g, i)
+      end
     end)
+    return feeding
+  end
+
+  -- What an imap starts for its caller (the feeder, the members it fed)
+  -- ends when the caller leaves the loop, however it leaves: a for loop
+  -- closes this fourth value on break, an error or a kill.
+  local function closer(self, feeding, members)
+    return setmetatable({}, {__close = function()
+      feeding.stopped = true
+      feeding.greenlet:kill(nil, {block = false})
+      for _, g in pairs(members) do stop_member(self, g) end
+    end})
   end
 
   --- `fn(item)` for each item, in members; the first results in order.
@@ -160,14 +187,17 @@ return function(green)
     args.check_callable(fn, 1, "imap")
     args.check_table(list, 2, "imap")
     local spawned, arrived = {}, green.Event()
-    feed(self, fn, list, function(g, i) spawned[i] = g; arrived:set() end)
+    local feeding = feed(self, fn, list, function(g, i)
+      spawned[i] = g
+      arrived:set()
+    end)
     local i = 0
     return function()
       if i >= #list then return nil end
       i = i + 1
       while spawned[i] == nil do arrived:clear(); arrived:wait() end
       return i, spawned[i]:get()
-    end
+    end, nil, nil, closer(self, feeding, spawned)
   end
 
   --- An iterator over `i, fn(list[i])` in the order they finish.
@@ -179,9 +209,9 @@ return function(green)
       local ok, value = pcall(fn, list[i])
       finished:put({i, ok, value})
     end
-    local indexes = {}
+    local indexes, members = {}, {}
     for i = 1, #list do indexes[i] = i end
-    feed(self, run, indexes, function() end)
+    local feeding = feed(self, run, indexes, function(g, i) members[i] = g end)
     local taken = 0
     return function()
       if taken >= #list then return nil end
@@ -189,7 +219,7 @@ return function(green)
       local done = finished:get()
       if not done[2] then error(done[3], 0) end
       return done[1], done[3]
-    end
+    end, nil, nil, closer(self, feeding, members)
   end
 
   function Group:__tostring()
