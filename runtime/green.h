@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -229,6 +231,30 @@ enum { GREEN_READABLE = 1, GREEN_WRITABLE = 2 };
    GREEN_READABLE and GREEN_WRITABLE). Returns the mask of ready events,
    GREEN_ETIMEDOUT, GREEN_ECANCELED, GREEN_EBADF or another error. */
 GREEN_API int green_wait_fd(int fd, int events, double timeout);
+
+/*
+** Cooperative I/O on a non-blocking fd (O_NONBLOCK; a blocking fd blocks
+** the thread). Each may block: it tries the system call first and waits
+** on the hub only when the call says EAGAIN, for at most timeout seconds
+** in all. Errors are GREEN_ETIMEDOUT, GREEN_ECANCELED (killed), or the
+** system call's -errno.
+*/
+/* Read up to len bytes: the count read, 0 at end of file, or an error. */
+GREEN_API ssize_t green_read(int fd, void *buf, size_t len, double timeout);
+/* Write all len bytes: 0, or an error. *written (if not NULL) is set to
+   the count that went out either way, so a write cut short by a timeout
+   or a kill can be resumed. A socket's peer gone gives -EPIPE, never
+   SIGPIPE. */
+GREEN_API int green_write(int fd, const void *buf, size_t len,
+                          double timeout, size_t *written);
+/* Accept a connection: its fd (non-blocking, close-on-exec), or an error.
+   addr and addrlen as for accept(2), or NULL. */
+GREEN_API int green_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
+                           double timeout);
+/* Connect fd to addr: 0, or an error (-ECONNREFUSED...). After a timeout
+   or a kill the connection may still be in progress: close fd. */
+GREEN_API int green_connect(int fd, const struct sockaddr *addr,
+                            socklen_t addrlen, double timeout);
 
 /* May block. Wait until g is dead. Returns 0, GREEN_ETIMEDOUT,
    GREEN_ECANCELED (the caller was killed), GREEN_EDEADLK (joining

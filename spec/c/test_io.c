@@ -4,6 +4,10 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include <ev.h>
 
@@ -134,6 +138,248 @@ static void test_wait_outside_hub(void) {
   close(fds[1]);
 }
 
+
+/* ---------------------------------------------------------------- transfers */
+
+/* A connected pair of non-blocking stream sockets, small buffers so that
+   a large write must wait for its reader. */
+static int pair[2];
+
+static void open_pair(void) {
+  int small = 4096, i;
+  CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), ==, 0);
+  for (i = 0; i < 2; i++) {
+    setsockopt(pair[i], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(pair[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  }
+}
+
+#define BIG (1 << 20)
+static unsigned char *sent, *got;
+static size_t got_len, written;
+static int write_rc;
+
+static void make_data(void) {
+  size_t i;
+  sent = malloc(BIG);
+  got = malloc(BIG);
+  CHECK(sent != NULL && got != NULL);
+  for (i = 0; i < BIG; i++) sent[i] = (unsigned char)(i * 7 + (i >> 11));
+  got_len = written = 0;
+}
+
+static void free_data(void) {
+  free(sent);
+  free(got);
+}
+
+static double write_timeout = GREEN_FOREVER;
+static void *write_all(void *arg) {
+  write_rc = green_write(pair[0], sent, BIG, write_timeout, &written);
+  return arg;
+}
+
+/* Read until end of file or the count wanted, at most 5 seconds. */
+static void read_into(size_t want) {
+  while (got_len < want) {
+    ssize_t n = green_read(pair[1], got + got_len, BIG - got_len, 5);
+    CHECK(n >= 0);
+    if (n == 0) break;
+    got_len += (size_t)n;
+  }
+}
+
+static void *read_all(void *arg) {
+  read_into(BIG);
+  return arg;
+}
+
+static void test_read_and_write_a_megabyte(void) {
+  green_t *writer, *reader;
+  setup();
+  open_pair();
+  make_data();
+  CHECK_INT(green_spawn(write_all, NULL, NULL, &writer), ==, 0);
+  CHECK_INT(green_spawn(read_all, NULL, NULL, &reader), ==, 0);
+  CHECK_INT(green_join(writer, 10), ==, 0);
+  CHECK_INT(green_join(reader, 10), ==, 0);
+  CHECK_INT(write_rc, ==, 0);
+  CHECK(written == BIG);
+  CHECK(got_len == BIG);
+  CHECK(memcmp(sent, got, BIG) == 0);
+  green_release(writer);
+  green_release(reader);
+  free_data();
+  close(pair[0]);
+  close(pair[1]);
+  teardown();
+}
+
+/* A write cut short says how much went out; the reader then finds exactly
+   that, in order: nothing lost, nothing sent twice. */
+static void check_cut_short(int expected_rc) {
+  CHECK_INT(write_rc, ==, expected_rc);
+  CHECK(written > 0 && written < BIG);
+  shutdown(pair[0], SHUT_WR);
+  read_into(BIG);
+  CHECK(got_len == written);
+  CHECK(memcmp(sent, got, written) == 0);
+}
+
+static void test_write_timed_out_midway(void) {
+  setup();
+  open_pair();
+  make_data();
+  write_timeout = 0.05;
+  write_all(NULL);                     /* nobody reads meanwhile */
+  check_cut_short(GREEN_ETIMEDOUT);
+  free_data();
+  close(pair[0]);
+  close(pair[1]);
+  teardown();
+}
+
+static void test_write_killed_midway(void) {
+  green_t *writer;
+  setup();
+  open_pair();
+  make_data();
+  CHECK_INT(green_spawn(write_all, NULL, NULL, &writer), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);     /* it fills the buffers and waits */
+  CHECK_INT(green_state(writer), ==, GREEN_BLOCKED);
+  CHECK_INT(green_kill(writer), ==, 0);
+  CHECK_INT(green_join(writer, 5), ==, 0);
+  check_cut_short(GREEN_ECANCELED);
+  green_release(writer);
+  free_data();
+  close(pair[0]);
+  close(pair[1]);
+  teardown();
+}
+
+static ssize_t read_rc;
+static void *read_some(void *arg) {
+  char buf[16];
+  read_rc = green_read(pair[1], buf, sizeof buf, (double)(intptr_t)arg);
+  return NULL;
+}
+
+static void test_read_times_out_and_is_killed(void) {
+  green_t *reader;
+  char buf[4];
+  setup();
+  open_pair();
+  CHECK_INT(green_read(pair[1], buf, sizeof buf, 0.01), ==, GREEN_ETIMEDOUT);
+  CHECK_INT(green_read(pair[1], buf, sizeof buf, 0), ==, GREEN_ETIMEDOUT);
+  CHECK_INT(green_spawn(read_some, (void *)(intptr_t)GREEN_FOREVER, NULL, &reader), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);
+  CHECK_INT(green_kill(reader), ==, 0);
+  CHECK_INT(green_join(reader, 5), ==, 0);
+  CHECK_INT(read_rc, ==, GREEN_ECANCELED);
+  /* What arrives afterwards is still there for the next read. */
+  CHECK_INT(write(pair[0], "abc", 3), ==, 3);
+  CHECK_INT(green_read(pair[1], buf, sizeof buf, 1), ==, 3);
+  CHECK(memcmp(buf, "abc", 3) == 0);
+  close(pair[0]);
+  CHECK_INT(green_read(pair[1], buf, sizeof buf, 1), ==, 0);   /* end */
+  green_release(reader);
+  close(pair[1]);
+  teardown();
+}
+
+static void test_write_to_a_closed_peer(void) {
+  size_t n = 99;
+  setup();
+  open_pair();
+  signal(SIGPIPE, SIG_DFL);            /* the default would kill the test */
+  close(pair[1]);
+  CHECK_INT(green_write(pair[0], "x", 1, 1, &n), ==, -EPIPE);
+  CHECK(n == 0);
+  close(pair[0]);
+  CHECK_INT(green_write(fds[1], "p", 1, 1, &n), ==, 0);   /* a pipe too */
+  CHECK(n == 1);
+  teardown();
+}
+
+/* A listening socket on 127.0.0.1 and its port. */
+static int listen_loopback(struct sockaddr_in *addr) {
+  socklen_t len = sizeof *addr;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  CHECK(fd >= 0);
+  memset(addr, 0, sizeof *addr);
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_INT(bind(fd, (struct sockaddr *)addr, sizeof *addr), ==, 0);
+  CHECK_INT(listen(fd, 16), ==, 0);
+  CHECK_INT(getsockname(fd, (struct sockaddr *)addr, &len), ==, 0);
+  return fd;
+}
+
+static int listener, accepted;
+static void *accept_one(void *arg) {
+  accepted = green_accept(listener, NULL, NULL, (double)(intptr_t)arg);
+  return NULL;
+}
+
+static void test_accept_and_connect(void) {
+  struct sockaddr_in addr;
+  green_t *acceptor;
+  char c = 0;
+  int client;
+  setup();
+  listener = listen_loopback(&addr);
+  CHECK_INT(green_accept(listener, NULL, NULL, 0.01), ==, GREEN_ETIMEDOUT);
+  CHECK_INT(green_spawn(accept_one, (void *)(intptr_t)5, NULL, &acceptor), ==, 0);
+  client = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  CHECK_INT(green_connect(client, (struct sockaddr *)&addr, sizeof addr, 5), ==, 0);
+  CHECK_INT(green_join(acceptor, 5), ==, 0);
+  CHECK(accepted >= 0);
+  CHECK(fcntl(accepted, F_GETFL) & O_NONBLOCK);
+  CHECK(fcntl(accepted, F_GETFD) & FD_CLOEXEC);
+  CHECK_INT(green_write(client, "!", 1, 1, NULL), ==, 0);
+  CHECK_INT(green_read(accepted, &c, 1, 1), ==, 1);
+  CHECK_INT(c, ==, '!');
+  close(client);
+  close(accepted);
+  /* Nobody listens there any more: refused. */
+  close(listener);
+  client = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  CHECK_INT(green_connect(client, (struct sockaddr *)&addr, sizeof addr, 5), ==,
+            -ECONNREFUSED);
+  close(client);
+  green_release(acceptor);
+  teardown();
+}
+
+static void test_accept_killed(void) {
+  struct sockaddr_in addr;
+  green_t *acceptor;
+  setup();
+  listener = listen_loopback(&addr);
+  CHECK_INT(green_spawn(accept_one, (void *)(intptr_t)GREEN_FOREVER, NULL, &acceptor), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);
+  CHECK_INT(green_kill(acceptor), ==, 0);
+  CHECK_INT(green_join(acceptor, 5), ==, 0);
+  CHECK_INT(accepted, ==, GREEN_ECANCELED);
+  close(listener);
+  green_release(acceptor);
+  teardown();
+}
+
+static void test_transfers_refuse_bad_calls(void) {
+  char c;
+  CHECK_INT(green_read(0, &c, 1, 1), ==, GREEN_ESRCH);     /* no hub */
+  setup();
+  CHECK_INT(green_read(-1, &c, 1, 1), ==, GREEN_EBADF);
+  CHECK_INT(green_write(-1, &c, 1, 1, NULL), ==, GREEN_EBADF);
+  CHECK_INT(green_accept(-1, NULL, NULL, 1), ==, GREEN_EBADF);
+  CHECK_INT(green_connect(-1, NULL, 0, 1), ==, GREEN_EBADF);
+  CHECK_INT(green_read(fds[0], &c, 1, -2), ==, GREEN_EINVAL);
+  CHECK_INT(green_connect(fds[0], NULL, 0, 1), ==, GREEN_EINVAL);
+  CHECK_INT(green_accept(fds[0], NULL, NULL, 1), ==, -ENOTSOCK);
+  teardown();
+}
+
 static const check_test_t tests[] = {
   CHECK_TEST(test_wait_with_data),
   CHECK_TEST(test_wait_times_out),
@@ -141,6 +387,14 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_bad_fds),
   CHECK_TEST(test_blocking_on_hub_refused),
   CHECK_TEST(test_wait_outside_hub),
+  CHECK_TEST(test_read_and_write_a_megabyte),
+  CHECK_TEST(test_write_timed_out_midway),
+  CHECK_TEST(test_write_killed_midway),
+  CHECK_TEST(test_read_times_out_and_is_killed),
+  CHECK_TEST(test_write_to_a_closed_peer),
+  CHECK_TEST(test_accept_and_connect),
+  CHECK_TEST(test_accept_killed),
+  CHECK_TEST(test_transfers_refuse_bad_calls),
 };
 
 CHECK_MAIN(tests)
