@@ -153,7 +153,7 @@ tsan:
 # thread computing would keep the hub's thread from running for long spells.
 valgrind:
 	$(MAKE) test BUILD=build/valgrind GREEN_UNDER_VALGRIND=1 \
-	  RUNNER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	  RUNNER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=spec/c/valgrind.supp"
 
 check: test asan tsan valgrind
 	$(MAKE) test BUILD=build/ucontext SWITCH=ucontext

@@ -69,6 +69,7 @@ struct ev_loop;
   XX(EOVERFLOW, EOVERFLOW, "released more times than acquired")               \
   XX(ENOSPC,    ENOSPC,    "no mappings left for stacks: the rest are kept "  \
                            "for the process (raise vm.max_map_count)")        \
+  XX(ENODATA,   ENODATA,   "the name lookup failed (its gai_error says why)") \
 
 typedef enum {
 #define GREEN__ERR_ENUM(name, value, msg) GREEN_##name = -(value),
@@ -255,6 +256,19 @@ GREEN_API int green_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
    or a kill the connection may still be in progress: close fd. */
 GREEN_API int green_connect(int fd, const struct sockaddr *addr,
                             socklen_t addrlen, double timeout);
+
+/* May block. getaddrinfo(3) on a worker thread, so that a slow name
+   server stops only the caller: 0 and *res (free it with freeaddrinfo),
+   GREEN_ETIMEDOUT or GREEN_ECANCELED (the lookup then finishes on its
+   thread, which frees it), GREEN_ENOMEM, or GREEN_ENODATA with *gai_error
+   (if not NULL) set to getaddrinfo's EAI_* code. A numeric address (or no
+   host) with a numeric port (or none) is answered at once, on the calling
+   thread. */
+struct addrinfo;
+GREEN_API int green_getaddrinfo(const char *host, const char *service,
+                                const struct addrinfo *hints,
+                                struct addrinfo **res, double timeout,
+                                int *gai_error);
 
 /* May block. Wait until g is dead. Returns 0, GREEN_ETIMEDOUT,
    GREEN_ECANCELED (the caller was killed), GREEN_EDEADLK (joining
