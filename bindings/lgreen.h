@@ -200,4 +200,7 @@ lgreen_pool *lgreen_pool_open(lua_State *L);
 /* hub.c */
 void lgreen_open_hub(lua_State *L);
 
+/* io.c */
+void lgreen_open_io(lua_State *L);
+
 #endif

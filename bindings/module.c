@@ -421,6 +421,7 @@ __attribute__((visibility("default"))) int luaopen_green_core(lua_State *L) {
   lua_pop(L, 1);
   lua_newtable(L);
   lgreen_open_hub(L);
+  lgreen_open_io(L);
   lgreen_open_greenlet(L);
   lgreen_open_spawntree(L);
   lgreen_open_timeout(L);

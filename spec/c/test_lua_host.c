@@ -272,6 +272,52 @@ static void test_a_swallowed_kill_error_is_let_go_of(void) {
   teardown();
 }
 
+/* write_byte(fd): a byte into fd, from C. */
+static int write_byte(lua_State *S) {
+  lua_pushboolean(S, write((int)luaL_checkinteger(S, 1), "x", 1) == 1);
+  return 1;
+}
+
+/* green.wait_read and wait_write on a pipe, from Lua: the descriptors a
+   host's own C library would do its I/O on. */
+static void test_waits_on_descriptors(void) {
+  static const char script[] =
+    "local r, w = ...\n"
+    "local function fails(f, ...) local ok, e = pcall(f, ...); assert(not ok); return e end\n"
+    "assert(select(2, core.wait_read(r, 0.01)) == 'timeout')\n"
+    "assert(core.wait_write(w) == true)\n"
+    "local waiter = core.spawn(function() return core.wait_read({getfd = function() return r end}, 5) end)\n"
+    "core.sleep(0)\n"
+    "assert(write_byte(w))\n"
+    "assert(waiter:get() == true)\n"
+    "assert(core.wait_read(r, 0) == true)              -- the byte is still there\n"
+    "assert(fails(core.wait_read, {getfd = function() return -1 end}):match('closed'))\n"
+    "assert(fails(core.wait_read, 99999):match('bad file descriptor'))\n"
+    "assert(fails(core.wait_read, 'x'):match('descriptor or object with getfd expected'))\n"
+    "assert(fails(core.wait_write, w, -1):match('must not be negative'))\n"
+    "local t = core.Timeout.start_new(0.01)\n"
+    "local ok, err = pcall(core.wait_write, r)           -- a pipe's read end\n"
+    "t:cancel()\n"
+    "assert(not ok and err == t, tostring(err))\n"
+    "local stuck = core.spawn(core.wait_write, r)\n"
+    "core.sleep(0)\n"
+    "stuck:kill()\n"
+    "assert(stuck:get() == core.GreenletExit)\n"
+    "return true\n";
+  int p[2];
+  setup();
+  CHECK_INT(pipe(p), ==, 0);
+  lua_register(L, "write_byte", write_byte);
+  CHECK_INT(luaL_loadstring(L, script), ==, LUA_OK);
+  lua_pushinteger(L, p[0]);
+  lua_pushinteger(L, p[1]);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) fprintf(stderr, "%s\n", lua_tostring(L, -1));
+  CHECK(lua_toboolean(L, -1));
+  close(p[0]);
+  close(p[1]);
+  teardown();
+}
+
 static const check_test_t tests[] = {
   CHECK_TEST(test_main_keeps_the_hosts_data),
   CHECK_TEST(test_c_greenlets_keep_the_hosts_data),
@@ -280,6 +326,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_two_states_open_on_the_same_hub),
   CHECK_TEST(test_no_memory_for_a_greenlets_results),
   CHECK_TEST(test_a_swallowed_kill_error_is_let_go_of),
+  CHECK_TEST(test_waits_on_descriptors),
 };
 
 CHECK_MAIN(tests)
