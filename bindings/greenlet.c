@@ -4,6 +4,7 @@
 ** (pcall, metamethods, sort comparators, coroutines) is a C-level switch.
 */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "lgreen.h"
@@ -13,8 +14,9 @@
 static const char adopted_key = 'a';
 
 
-/* Link kinds. */
-enum { LINK_ANY, LINK_VALUE, LINK_EXCEPTION };
+/* Link kinds. A raw link is called as its greenlet ends, on that
+   greenlet, instead of in a greenlet of its own (gevent's rawlink). */
+enum { LINK_ANY, LINK_VALUE, LINK_EXCEPTION, LINK_RAW };
 
 
 /* Every record starts with this address: a userdata of a record's size
@@ -201,8 +203,19 @@ lgreen *lgreen_current(lua_State *L) {
 static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
                         int fn_index, int raw);
 
+/* Call the raw link at the top with the greenlet at ud; an error it raises
+   is reported and stops nothing. */
+static void call_raw_link(lua_State *L, int ud) {
+  lua_pushvalue(L, ud);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "green: a rawlink callback failed: %s\n",
+            lgreen_describe(L, -1));
+    lua_pop(L, 2);
+  }
+}
+
 /* Start every link whose kind matches, each in a greenlet of its own, with
-   the dead greenlet as argument. */
+   the dead greenlet as argument; call the raw ones. */
 static void fire_links(lua_State *L, lgreen *lg, int ud, int env) {
   lua_Integer i, n;
   if (lua_rawgeti(L, env, ENV_LINKS) != LUA_TTABLE) {
@@ -215,8 +228,11 @@ static void fire_links(lua_State *L, lgreen *lg, int ud, int env) {
     lua_rawgeti(L, top, i);               /* {fn, kind} */
     lua_rawgeti(L, -1, 2);
     kind = (int)lua_tointeger(L, -1);
-    if (kind == LINK_ANY || (kind == LINK_VALUE && !lg->failed) ||
-        (kind == LINK_EXCEPTION && lg->failed)) {
+    if (kind == LINK_RAW) {
+      lua_rawgeti(L, top + 1, 1);
+      call_raw_link(L, ud);
+    } else if (kind == LINK_ANY || (kind == LINK_VALUE && !lg->failed) ||
+               (kind == LINK_EXCEPTION && lg->failed)) {
       lua_rawgeti(L, top + 1, 1);         /* fn */
       lua_pushvalue(L, ud);
       spawn_common(L, lg->pool, 0, top + 3, 1);
@@ -595,6 +611,12 @@ static int l_successful(lua_State *L) {
 static int add_link(lua_State *L, int kind) {
   lgreen *lg = lgreen_check(L, 1);
   lgreen_check_callable(L, 2);
+  if (lg->done && kind == LINK_RAW) {      /* already dead: call it now */
+    lua_settop(L, 2);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 0);
+    return 0;
+  }
   if (lg->done) {                 /* already dead: call it soon */
     if (kind == LINK_ANY || (kind == LINK_VALUE) == !lg->failed) {
       lua_settop(L, 2);
@@ -622,6 +644,7 @@ static int add_link(lua_State *L, int kind) {
 static int l_link(lua_State *L) { return add_link(L, LINK_ANY); }
 static int l_link_value(lua_State *L) { return add_link(L, LINK_VALUE); }
 static int l_link_exception(lua_State *L) { return add_link(L, LINK_EXCEPTION); }
+static int l_rawlink(lua_State *L) { return add_link(L, LINK_RAW); }
 
 static int l_unlink(lua_State *L) {
   lua_Integer i, n;
@@ -724,6 +747,7 @@ void lgreen_open_greenlet(lua_State *L) {
     {"link", l_link},
     {"link_value", l_link_value},
     {"link_exception", l_link_exception},
+    {"rawlink", l_rawlink},
     {"unlink", l_unlink},
     {NULL, NULL}
   };

@@ -615,3 +615,40 @@ describe("a Pool's imap left early", function()
     end)
   end
 end)
+
+describe("Greenlet:rawlink", function()
+  it("calls back as the greenlet ends, on it, before its joiners return", function()
+    local seen = {}
+    local g = green.spawn(function() green.sleep(0); return 7 end)
+    g:rawlink(function(dead)
+      seen[#seen + 1] = {dead == g, dead:dead(), dead.value, green.getcurrent() == g}
+    end)
+    local quiet = function() seen.unlinked = true end
+    g:rawlink(quiet)
+    g:unlink(quiet)
+    assert.is_true(g:join(5))
+    assert.same({{true, true, 7, true}}, {seen[1]})
+    assert.is_nil(seen.unlinked)
+    local late = false
+    g:rawlink(function() late = true end)          -- already dead: at once
+    assert.is_true(late)
+  end)
+
+  it("reports a failing callback and stops nothing", function()
+    local ran = false
+    local g = green.spawn(function() end)
+    g:rawlink(function() error("broken callback") end)
+    g:rawlink(function() ran = true end)
+    assert.is_true(g:join(5))
+    assert.is_true(ran)
+    assert.is_true(g:successful())
+  end)
+
+  it("lets joinall wait on many greenlets without a greenlet per death", function()
+    local gs = {}
+    for i = 1, 200 do gs[i] = green.spawn(green.sleep, 0.001 * (i % 3)) end
+    local before = green.stats().spawned
+    assert.equals(200, #green.joinall(gs, {timeout = 10}))
+    assert.equals(before, green.stats().spawned)
+  end)
+end)

@@ -43,9 +43,15 @@ end
 local Event, now = green.Event, green.now
 
 -- Watch obj and call on_ready(obj) once it is ready; return what stops
--- watching. Greenlets are watched through links; anything else through a
--- helper greenlet blocked in obj:wait(), which takes nothing.
+-- watching. Greenlets are watched through raw links, which start nothing
+-- (so a wait on many greenlets costs no greenlet per death); anything else
+-- through a link or a helper greenlet blocked in obj:wait(), which takes
+-- nothing.
 local function watch(obj, on_ready)
+  if obj.rawlink and obj.unlink then
+    obj:rawlink(on_ready)
+    return function() obj:unlink(on_ready) end
+  end
   if obj.link and obj.unlink then
     obj:link(on_ready)
     return function() obj:unlink(on_ready) end
