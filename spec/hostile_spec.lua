@@ -22,14 +22,14 @@ local function with_reports(fn)
 end
 
 -- Run a Lua chunk as a script of its own under lua5.4; its output and code.
-local function run_script(source, runner)
+local function run_script(source)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
   f:write(source)
   f:close()
   local out, code = process.run(string.format(
-    "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' %s %s",
-    process.build, runner or "lua5.4", path))
+    "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' lua5.4 %s",
+    process.build, path))
   os.remove(path)
   return out, code
 end
