@@ -48,7 +48,8 @@ static int kill_target(lua_State *L) {
 /* On the hub: hand the error to the target and kill it with it. Runs with
    the main thread's stack, balanced, as libev callbacks in luv do, and
    protected: the main thread's innermost pcall is on another C stack. A
-   kill waiting to be raised wins: the Timeout tries again a moment later,
+   kill waiting to be raised (a Lua kill, a C host's green_kill, another
+   Timeout's) wins: the Timeout tries again a moment later,
    so that a target that catches the kill and blocks again gets the Timeout
    then. (Not at once: C code that swallows the kill would keep the mark,
    and the hub would spin.) */
@@ -57,7 +58,8 @@ static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
   lua_State *L = t->ML;
   lgreen *target = t->target;
   (void)revents;
-  if (!target->done && target->kill_pending) {
+  if (!target->done &&
+      (target->kill_pending || green_kill_pending(target->g))) {
     ev_timer_set(&t->timer, 0.001, 0.);
     ev_timer_start(loop, &t->timer);
     return;

@@ -290,6 +290,10 @@ GREEN_API green_state_t green_state(const green_t *g);
    1 if a kill was withdrawn, 0 if none was pending. Does not block. */
 GREEN_API int green_cancel_kill(green_t *g);
 
+/* Whether a kill was made that g has not met yet: g is ready to raise it,
+   or will at its next blocking call. */
+GREEN_API int green_kill_pending(const green_t *g);
+
 /* The entry function's result: 0 and *result set once g returned;
    GREEN_ECANCELED if it was killed before it started; GREEN_EAGAIN while
    it has not finished. */

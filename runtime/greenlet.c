@@ -246,6 +246,11 @@ int green_cancel_kill(green_t *g) {
   return was;
 }
 
+int green_kill_pending(const green_t *g) {
+  return g != NULL && (g->kill_pending || (g->state == GREEN_READY &&
+                                           g->wake_status == GREEN_ECANCELED));
+}
+
 int green_join(green_t *g, double timeout) {
   green_hub_t *hub;
   int rc = check_target(g, &hub);

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "green.h"
 #include "green_lua.h"
+#include "lgreen.h"
 
 static green_hub_t *hub;
 static lua_State *L;
@@ -318,6 +319,30 @@ static void test_waits_on_descriptors(void) {
   teardown();
 }
 
+/* A C host's green_kill of a Lua greenlet wins over a Timeout of the
+   greenlet's that falls due before the greenlet runs, as a Lua kill does. */
+static void test_a_hosts_kill_wins_over_a_timeout(void) {
+  static const char script[] =
+    "return core.spawn(function()\n"
+    "  local t = core.Timeout.start_new(0.005)\n"
+    "  local ok, err = pcall(core.sleep, 1)\n"
+    "  t:cancel()\n"
+    "  if not ok then error(err, 0) end\n"
+    "end)\n";
+  lgreen *lg;
+  double t0;
+  setup();
+  CHECK_INT(luaL_dostring(L, script), ==, LUA_OK);
+  lg = lgreen_check(L, -1);
+  CHECK_INT(green_yield(), ==, 0);          /* it waits in sleep */
+  t0 = green_now();
+  while (green_now() - t0 < 0.02) {}        /* both due; the hub has not run */
+  CHECK_INT(green_kill(lg->g), ==, 0);
+  CHECK_INT(green_join(lg->g, 5), ==, 0);
+  CHECK(lg->done && !lg->failed);           /* GreenletExit, not the Timeout */
+  teardown();
+}
+
 static const check_test_t tests[] = {
   CHECK_TEST(test_main_keeps_the_hosts_data),
   CHECK_TEST(test_c_greenlets_keep_the_hosts_data),
@@ -327,6 +352,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_no_memory_for_a_greenlets_results),
   CHECK_TEST(test_a_swallowed_kill_error_is_let_go_of),
   CHECK_TEST(test_waits_on_descriptors),
+  CHECK_TEST(test_a_hosts_kill_wins_over_a_timeout),
 };
 
 CHECK_MAIN(tests)
