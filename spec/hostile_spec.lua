@@ -652,3 +652,53 @@ describe("Greenlet:rawlink", function()
     assert.equals(before, green.stats().spawned)
   end)
 end)
+
+describe("every function and method of green", function()
+  -- In a process of its own: the sweep also sets what is global to the
+  -- hub (the switch interval, the on_error handler) to odd values.
+  it("survives odd arguments: nothing crashes, nothing stays alive", function()
+    local out, code = run_script([[
+      local green = require "green"
+      local quiet = function() end
+      local shapes = {
+        {}, {nil}, {1}, {-1}, {0 / 0}, {math.huge}, {"x"}, {{}}, {quiet}, {true},
+        {setmetatable({}, {__tostring = function() error("t") end})},
+        {setmetatable({}, {__index = function() error("i") end})},
+        {io.stdout}, {coroutine.create(quiet)}, {1, 2, 3}, {{}, {}, {}},
+        {quiet, {1, 2}}, {{1, 2}, quiet}, {green.Event()}, {green.Queue()},
+      }
+      local base, calls = green.stats().alive, 0
+      local function try(f, ...)
+        local n, args = select("#", ...), {...}
+        for _, shape in ipairs(shapes) do
+          local all = table.move(shape, 1, 3, n + 1, table.move(args, 1, n, 1, {}))
+          local g = green.spawn(function() return pcall(f, table.unpack(all, 1, n + 3)) end)
+          green.sleep(0)
+          if not g:dead() then g:kill(nil, {timeout = 1}) end
+          calls = calls + 1
+        end
+      end
+      green.on_error(quiet)
+      local skip = {run = true, idle = true, on_error = true}
+      for name, f in pairs(green) do
+        if type(f) == "function" and not skip[name] then try(f) end
+      end
+      local objects = {green.Event(), green.Queue(2), green.Semaphore(1), green.Lock(),
+        green.AsyncResult(), green.Pool(2), green.Group(), green.spawn(quiet),
+        green.Timeout(1), green.Channel(), green.PriorityQueue(), green.DeferredQueue()}
+      for _, o in ipairs(objects) do
+        local index = getmetatable(o).__index
+        for name, f in pairs(type(index) == "table" and index or {}) do
+          if type(f) == "function" and name ~= "__gc" then try(f, o) end
+        end
+      end
+      green.setswitchinterval(0.005)
+      green.idle()
+      print("calls " .. calls .. " left " .. (green.stats().alive - base))
+    ]])
+    assert.equals(0, code, out)
+    local calls, left = out:match("calls (%d+) left (%-?%d+)")
+    assert.is_true(tonumber(calls) > 2000, out)
+    assert.equals("0", left)
+  end)
+end)
