@@ -228,12 +228,11 @@ static void fire_links(lua_State *L, lgreen *lg, int ud, int env) {
     lua_rawgeti(L, top, i);               /* {fn, kind} */
     lua_rawgeti(L, -1, 2);
     kind = (int)lua_tointeger(L, -1);
+    lua_rawgeti(L, top + 1, 1);           /* fn */
     if (kind == LINK_RAW) {
-      lua_rawgeti(L, top + 1, 1);
       call_raw_link(L, ud);
     } else if (kind == LINK_ANY || (kind == LINK_VALUE && !lg->failed) ||
                (kind == LINK_EXCEPTION && lg->failed)) {
-      lua_rawgeti(L, top + 1, 1);         /* fn */
       lua_pushvalue(L, ud);
       spawn_common(L, lg->pool, 0, top + 3, 1);
     }

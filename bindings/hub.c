@@ -8,18 +8,10 @@
 /* The seconds argument of sleep: a number, none or nil (0). */
 static double check_seconds(lua_State *L) {
   int is_number;
-  double seconds;
   /* sleep(0), the usual way to yield: an integer is read without the
-     conversion lua_tonumberx calls out for. */
+     conversion a number check calls out for. */
   if (lua_tointegerx(L, 1, &is_number) == 0 && is_number) return 0;
-  seconds = (double)lua_tonumberx(L, 1, &is_number);
-  if (!is_number) {
-    if (!lua_isnoneornil(L, 1)) luaL_typeerror(L, 1, "number");
-    seconds = 0;
-  }
-  luaL_argcheck(L, seconds == seconds, 1, "must not be NaN");
-  luaL_argcheck(L, seconds >= 0, 1, "must not be negative");
-  return seconds;
+  return lua_isnoneornil(L, 1) ? 0 : lgreen_check_seconds(L, 1);
 }
 
 static int l_sleep(lua_State *L) {

@@ -161,8 +161,11 @@ static unsigned char *sent, *got;
 static size_t got_len, written;
 static int write_rc;
 
-static void make_data(void) {
+/* A hub, a pair, and a megabyte to send through it; and the end of it. */
+static void start_transfer(void) {
   size_t i;
+  setup();
+  open_pair();
   sent = malloc(BIG);
   got = malloc(BIG);
   CHECK(sent != NULL && got != NULL);
@@ -170,9 +173,12 @@ static void make_data(void) {
   got_len = written = 0;
 }
 
-static void free_data(void) {
+static void end_transfer(void) {
   free(sent);
   free(got);
+  close(pair[0]);
+  close(pair[1]);
+  teardown();
 }
 
 static double write_timeout = GREEN_FOREVER;
@@ -198,9 +204,7 @@ static void *read_all(void *arg) {
 
 static void test_read_and_write_a_megabyte(void) {
   green_t *writer, *reader;
-  setup();
-  open_pair();
-  make_data();
+  start_transfer();
   CHECK_INT(green_spawn(write_all, NULL, NULL, &writer), ==, 0);
   CHECK_INT(green_spawn(read_all, NULL, NULL, &reader), ==, 0);
   CHECK_INT(green_join(writer, 10), ==, 0);
@@ -211,10 +215,7 @@ static void test_read_and_write_a_megabyte(void) {
   CHECK(memcmp(sent, got, BIG) == 0);
   green_release(writer);
   green_release(reader);
-  free_data();
-  close(pair[0]);
-  close(pair[1]);
-  teardown();
+  end_transfer();
 }
 
 /* A write cut short says how much went out; the reader then finds exactly
@@ -229,23 +230,16 @@ static void check_cut_short(int expected_rc) {
 }
 
 static void test_write_timed_out_midway(void) {
-  setup();
-  open_pair();
-  make_data();
+  start_transfer();
   write_timeout = 0.05;
   write_all(NULL);                     /* nobody reads meanwhile */
   check_cut_short(GREEN_ETIMEDOUT);
-  free_data();
-  close(pair[0]);
-  close(pair[1]);
-  teardown();
+  end_transfer();
 }
 
 static void test_write_killed_midway(void) {
   green_t *writer;
-  setup();
-  open_pair();
-  make_data();
+  start_transfer();
   CHECK_INT(green_spawn(write_all, NULL, NULL, &writer), ==, 0);
   CHECK_INT(green_yield(), ==, 0);     /* it fills the buffers and waits */
   CHECK_INT(green_state(writer), ==, GREEN_BLOCKED);
@@ -253,10 +247,7 @@ static void test_write_killed_midway(void) {
   CHECK_INT(green_join(writer, 5), ==, 0);
   check_cut_short(GREEN_ECANCELED);
   green_release(writer);
-  free_data();
-  close(pair[0]);
-  close(pair[1]);
-  teardown();
+  end_transfer();
 }
 
 static ssize_t read_rc;
