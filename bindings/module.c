@@ -126,6 +126,14 @@ static void make_exit(lua_State *L) {
    function, which may be a coroutine inside the greenlet. */
 static int raise_kill(lua_State *L) {
   lgreen *self = lgreen_current(L);
+  if (self != NULL && self->pending_ref != LUA_NOREF && !self->kill_pending &&
+      green_kill_pending(self->g)) {
+    /* A Timeout's error, and a kill made since by other means (a C host's
+       green_kill): the kill goes first, as a Lua kill's would (l_kill). */
+    luaL_unref(L, LUA_REGISTRYINDEX, self->displaced_ref);
+    self->displaced_ref = self->pending_ref;
+    self->pending_ref = LUA_NOREF;
+  }
   if (self != NULL && self->pending_ref != LUA_NOREF) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, self->pending_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, self->pending_ref);

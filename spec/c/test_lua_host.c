@@ -320,8 +320,9 @@ static void test_waits_on_descriptors(void) {
 }
 
 /* A C host's green_kill of a Lua greenlet wins over a Timeout of the
-   greenlet's that falls due before the greenlet runs, as a Lua kill does. */
-static void test_a_hosts_kill_wins_over_a_timeout(void) {
+   greenlet's that falls due before the greenlet runs, as a Lua kill does:
+   both when the kill comes before the hub fires the Timeout and after. */
+static void kill_with_a_timeout_due(int timeout_fired_first) {
   static const char script[] =
     "return core.spawn(function()\n"
     "  local t = core.Timeout.start_new(0.005)\n"
@@ -336,11 +337,23 @@ static void test_a_hosts_kill_wins_over_a_timeout(void) {
   lg = lgreen_check(L, -1);
   CHECK_INT(green_yield(), ==, 0);          /* it waits in sleep */
   t0 = green_now();
-  while (green_now() - t0 < 0.02) {}        /* both due; the hub has not run */
+  while (green_now() - t0 < 0.02) {}        /* due; the hub has not run */
+  if (timeout_fired_first) {
+    CHECK_INT(green_yield(), ==, 0);        /* the hub fires it; we go on */
+    CHECK_INT(green_state(lg->g), ==, GREEN_READY);
+  }
   CHECK_INT(green_kill(lg->g), ==, 0);
   CHECK_INT(green_join(lg->g, 5), ==, 0);
   CHECK(lg->done && !lg->failed);           /* GreenletExit, not the Timeout */
   teardown();
+}
+
+static void test_a_hosts_kill_wins_over_a_timeout(void) {
+  kill_with_a_timeout_due(0);
+}
+
+static void test_a_hosts_kill_wins_over_a_timeout_that_fired(void) {
+  kill_with_a_timeout_due(1);
 }
 
 static const check_test_t tests[] = {
@@ -353,6 +366,7 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_a_swallowed_kill_error_is_let_go_of),
   CHECK_TEST(test_waits_on_descriptors),
   CHECK_TEST(test_a_hosts_kill_wins_over_a_timeout),
+  CHECK_TEST(test_a_hosts_kill_wins_over_a_timeout_that_fired),
 };
 
 CHECK_MAIN(tests)
