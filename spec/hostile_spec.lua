@@ -473,8 +473,11 @@ end)
 describe("a kill and a Timeout due at the same time", function()
   -- Make both due before the target runs again: the main greenlet spins
   -- past the Timeout's deadline without letting the hub run, then kills.
+  -- The Timeouts are long enough that even under valgrind none fires
+  -- before its greenlet waits.
   local function both_due(target, seconds)
     green.sleep(0)
+    assert.equals("blocked", tostring(target):match("%((%a+)%)"))
     local t0 = green.now()
     while green.now() - t0 < seconds * 2 do end
     target:kill(nil, {block = false})
@@ -482,23 +485,24 @@ describe("a kill and a Timeout due at the same time", function()
 
   it("the kill wins, and with_timeout_value does not swallow it", function()
     local g = green.spawn(function()
-      return green.with_timeout_value(0.005, "timed out", green.sleep, 1)
+      return green.with_timeout_value(0.2, "timed out", green.sleep, 1)
     end)
-    both_due(g, 0.005)
+    both_due(g, 0.2)
     assert.equals(green.GreenletExit, g:get())
   end)
 
   it("the kill wins when the Timeout fired first, and the Timeout comes next", function()
     local t
     local g = green.spawn(function()
-      t = green.Timeout.start_new(0.005)
+      t = green.Timeout.start_new(0.2)
       local ok, err = pcall(green.sleep, 1)
       assert(not ok and err == green.GreenletExit, tostring(err))
       return pcall(green.sleep, 1)
     end)
     green.sleep(0)
+    assert.equals("blocked", tostring(g):match("%((%a+)%)"))
     local t0 = green.now()
-    while green.now() - t0 < 0.02 do end
+    while green.now() - t0 < 0.4 do end
     green.sleep(0)                 -- the hub fires the Timeout; g waits to run
     assert.equals("ready", tostring(g):match("%((%a+)%)"))
     g:kill(nil, {block = false})
@@ -510,13 +514,13 @@ describe("a kill and a Timeout due at the same time", function()
   it("a target that catches the kill and blocks again gets the Timeout", function()
     local t
     local g = green.spawn(function()
-      t = green.Timeout.start_new(0.005)
+      t = green.Timeout.start_new(0.2)
       local ok, err = pcall(green.sleep, 1)
       assert(not ok and err == green.GreenletExit, tostring(err))
       local ok2, err2 = pcall(green.sleep, 1)
       return ok2, err2
     end)
-    both_due(g, 0.005)
+    both_due(g, 0.2)
     local ok2, err2 = g:get()
     assert.is_false(ok2)
     assert.equals(t, err2)

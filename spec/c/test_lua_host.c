@@ -325,7 +325,7 @@ static void test_waits_on_descriptors(void) {
 static void kill_with_a_timeout_due(int timeout_fired_first) {
   static const char script[] =
     "return core.spawn(function()\n"
-    "  local t = core.Timeout.start_new(0.005)\n"
+    "  local t = core.Timeout.start_new(0.2)\n"
     "  local ok, err = pcall(core.sleep, 1)\n"
     "  t:cancel()\n"
     "  if not ok then error(err, 0) end\n"
@@ -336,8 +336,9 @@ static void kill_with_a_timeout_due(int timeout_fired_first) {
   CHECK_INT(luaL_dostring(L, script), ==, LUA_OK);
   lg = lgreen_check(L, -1);
   CHECK_INT(green_yield(), ==, 0);          /* it waits in sleep */
+  CHECK_INT(green_state(lg->g), ==, GREEN_BLOCKED);
   t0 = green_now();
-  while (green_now() - t0 < 0.02) {}        /* due; the hub has not run */
+  while (green_now() - t0 < 0.3) {}         /* due; the hub has not run */
   if (timeout_fired_first) {
     CHECK_INT(green_yield(), ==, 0);        /* the hub fires it; we go on */
     CHECK_INT(green_state(lg->g), ==, GREEN_READY);
