@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -233,6 +234,19 @@ enum { GREEN_READABLE = 1, GREEN_WRITABLE = 2 };
    GREEN_ETIMEDOUT, GREEN_ECANCELED, GREEN_EBADF or another error. */
 GREEN_API int green_wait_fd(int fd, int events, double timeout);
 
+/* May block. poll(2) for greenlets: wait until one of fds is ready, then
+   fill in every revents as poll(2) does. Returns the count ready (never
+   0), GREEN_ETIMEDOUT, GREEN_ECANCELED, GREEN_ENOMEM or another error. A
+   negative fd is left out, as poll(2) does. */
+GREEN_API int green_poll(struct pollfd *fds, nfds_t n, double timeout);
+
+/* Wake every greenlet of this thread's hub that waits on fd (in
+   green_wait_fd, green_poll and the calls built on them), each with
+   GREEN_EBADF, and stop watching fd for them, so that the caller may close
+   fd at once: the way to close a descriptor others may be waiting on.
+   Returns how many woke, or GREEN_ESRCH without a hub. */
+GREEN_API int green_cancel_fd(int fd);
+
 /*
 ** Cooperative I/O on a non-blocking fd (O_NONBLOCK; a blocking fd blocks
 ** the thread). Each may block: it tries the system call first and waits
@@ -269,6 +283,14 @@ GREEN_API int green_getaddrinfo(const char *host, const char *service,
                                 const struct addrinfo *hints,
                                 struct addrinfo **res, double timeout,
                                 int *gai_error);
+/* May block. getnameinfo(3) the same way: 0 with the names in host and
+   service (either may be NULL, not both), or the errors above. With
+   NI_NUMERICHOST (or no host) and NI_NUMERICSERV (or no service) it is
+   answered at once, on the calling thread. */
+GREEN_API int green_getnameinfo(const struct sockaddr *addr,
+                                socklen_t addrlen, char *host, size_t hostlen,
+                                char *service, size_t servicelen, int flags,
+                                double timeout, int *gai_error);
 
 /* May block. Wait until g is dead. Returns 0, GREEN_ETIMEDOUT,
    GREEN_ECANCELED (the caller was killed), GREEN_EDEADLK (joining

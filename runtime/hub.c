@@ -178,6 +178,7 @@ static void free_partial(green_hub_t *hub) {
   if (hub->hubg.stack != NULL) green__stack_release(hub, hub->hubg.stack);
   green__stack_pool_free(hub);
   if (hub->own_loop) ev_loop_destroy(hub->loop);
+  free(hub->fd_waits);
   free(hub);
 }
 

@@ -152,6 +152,11 @@ struct green_hub {
   uint64_t poll_due_ns;     /* coarse clock: poll the loop once past this */
   uint64_t switch_interval_ns;
 
+  /* Waits on descriptors (io.c), per descriptor a list of them, so that
+     green_cancel_fd finds a descriptor's waiters without a search. */
+  struct green__fdwait **fd_waits;
+  int fd_waits_len;
+
   ev_async wake;            /* green_hub_post from other threads */
   _Atomic(green_call_t *) posted;
 

@@ -1,5 +1,6 @@
 /*
-** resolve.c: green_getaddrinfo, a name lookup that stops only its caller.
+** resolve.c: green_getaddrinfo and green_getnameinfo, name lookups that
+** stop only their caller.
 **
 ** getaddrinfo(3) may wait seconds for a name server, and has no
 ** non-blocking form, so a lookup runs on a worker thread of a pool the
@@ -136,5 +137,78 @@ int green_getaddrinfo(const char *host, const char *service,
   *res = l->res;
   rc = answer(l->gai, gai_error);
   free_lookup(l);
+  return rc;
+}
+
+
+/* ---------------------------------------------------------------- reverse */
+
+typedef struct {
+  green_work_t work;            /* first: the pool hands back this pointer */
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  int flags, want_host, want_service;
+  char host[NI_MAXHOST], service[NI_MAXSERV];
+  int gai;
+} reverse_lookup;
+
+static void run_reverse(green_work_t *work) {
+  reverse_lookup *r = (reverse_lookup *)work;
+  r->gai = getnameinfo((struct sockaddr *)&r->addr, r->addrlen,
+                       r->want_host ? r->host : NULL,
+                       r->want_host ? sizeof r->host : 0,
+                       r->want_service ? r->service : NULL,
+                       r->want_service ? sizeof r->service : 0, r->flags);
+}
+
+static void abandon_reverse(green_work_t *work) {
+  free(work);
+}
+
+/* Copy a name the lookup found into the caller's buffer, which must hold
+   it: getnameinfo's own rule (EAI_OVERFLOW). */
+static int give_name(char *to, size_t to_len, const char *name) {
+  size_t len = strlen(name);
+  if (to == NULL) return 1;
+  if (len >= to_len) return 0;
+  memcpy(to, name, len + 1);
+  return 1;
+}
+
+int green_getnameinfo(const struct sockaddr *addr, socklen_t addrlen,
+                      char *host, size_t hostlen, char *service,
+                      size_t servicelen, int flags, double timeout,
+                      int *gai_error) {
+  green_hub_t *hub;
+  green_threadpool_t *lookups;
+  reverse_lookup *r;
+  int rc;
+  if (gai_error != NULL) *gai_error = 0;
+  if (addr == NULL || addrlen == 0 || addrlen > sizeof r->addr ||
+      (host == NULL && service == NULL))
+    return GREEN_EINVAL;
+  if ((rc = green__check_blocking(&hub)) < 0) return rc;
+  if ((rc = green__check_timeout(timeout)) < 0) return rc;
+  if ((host == NULL || (flags & NI_NUMERICHOST)) &&
+      (service == NULL || (flags & NI_NUMERICSERV)))
+    return answer(getnameinfo(addr, addrlen, host, (socklen_t)hostlen,
+                              service, (socklen_t)servicelen, flags),
+                  gai_error);
+  if ((lookups = lookup_pool()) == NULL) return GREEN_ENOMEM;
+  if ((r = calloc(1, sizeof *r)) == NULL) return GREEN_ENOMEM;
+  memcpy(&r->addr, addr, addrlen);
+  r->addrlen = addrlen;
+  r->flags = flags;
+  r->want_host = host != NULL;
+  r->want_service = service != NULL;
+  r->work.fn = run_reverse;
+  r->work.abandon = abandon_reverse;
+  if ((rc = green_threadpool_run(lookups, &r->work, timeout)) < 0)
+    return rc;                  /* the lookup is abandon_reverse's now */
+  rc = answer(r->gai, gai_error);
+  if (rc == 0 && !(give_name(host, hostlen, r->host) &&
+                   give_name(service, servicelen, r->service)))
+    rc = answer(EAI_OVERFLOW, gai_error);
+  free(r);
   return rc;
 }

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -476,6 +477,98 @@ static void test_lookups_given_up(void) {
   teardown();
 }
 
+/* green_poll: the first of several descriptors to be ready. */
+static void test_poll_several(void) {
+  struct pollfd p[3];
+  int other[2];
+  green_t *writer;
+  setup();
+  CHECK_INT(pipe(other), ==, 0);
+  p[0].fd = fds[0];   p[0].events = POLLIN;
+  p[1].fd = -1;       p[1].events = POLLIN;    /* left out, as poll does */
+  p[2].fd = other[0]; p[2].events = POLLIN;
+  CHECK_INT(green_poll(p, 3, 0), ==, GREEN_ETIMEDOUT);
+  CHECK_INT(green_poll(p, 3, 0.01), ==, GREEN_ETIMEDOUT);
+  CHECK_INT(green_spawn(write_later, NULL, NULL, &writer), ==, 0);
+  CHECK_INT(green_poll(p, 3, 5), ==, 1);
+  CHECK_INT(p[0].revents, ==, POLLIN);
+  CHECK_INT(p[2].revents, ==, 0);
+  CHECK_INT(write(other[1], "z", 1), ==, 1);
+  CHECK_INT(green_poll(p, 3, GREEN_FOREVER), ==, 2);
+  CHECK_INT(green_poll(NULL, 1, 1), ==, GREEN_EINVAL);
+  CHECK_INT(green_poll(p, 3, -2), ==, GREEN_EINVAL);
+  CHECK_INT(green_join(writer, 5), ==, 0);
+  green_release(writer);
+  close(other[0]);
+  close(other[1]);
+  teardown();
+}
+
+/* A greenlet about to close a descriptor wakes those that wait on it. */
+static int poll_result;
+static void *poll_one(void *arg) {
+  struct pollfd p;
+  (void)arg;
+  p.fd = fds[0];
+  p.events = POLLIN;
+  poll_result = green_poll(&p, 1, GREEN_FOREVER);
+  return NULL;
+}
+
+static void test_cancel_wakes_waiters(void) {
+  green_t *reader, *poller;
+  setup();
+  CHECK_INT(green_cancel_fd(fds[0]), ==, 0);
+  CHECK_INT(green_spawn(read_one, (void *)(intptr_t)GREEN_FOREVER, NULL, &reader), ==, 0);
+  CHECK_INT(green_spawn(poll_one, NULL, NULL, &poller), ==, 0);
+  CHECK_INT(green_yield(), ==, 0);
+  CHECK_INT(green_cancel_fd(fds[0]), ==, 2);
+  /* Nothing watches it now: closing it leaves libev nothing stale, and the
+     number may come back for another descriptor at once. */
+  close(fds[0]);
+  CHECK_INT(pipe(fds), ==, 0);
+  CHECK_INT(green_join(reader, 5), ==, 0);
+  CHECK_INT(green_join(poller, 5), ==, 0);
+  CHECK_INT(result, ==, GREEN_EBADF);
+  CHECK_INT(poll_result, >, 0);     /* the closed one: POLLNVAL */
+  CHECK_INT(green_cancel_fd(-1), ==, GREEN_EBADF);
+  green_release(reader);
+  green_release(poller);
+  teardown();
+  CHECK_INT(green_cancel_fd(0), ==, GREEN_ESRCH);
+}
+
+static void test_reverse_lookups(void) {
+  struct sockaddr_in sin;
+  char host[NI_MAXHOST], service[NI_MAXSERV], tiny[2];
+  int gai = -1;
+  setup();
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(80);
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  /* Numeric: no time is needed. */
+  CHECK_INT(green_getnameinfo((struct sockaddr *)&sin, sizeof sin, host,
+                              sizeof host, service, sizeof service,
+                              NI_NUMERICHOST | NI_NUMERICSERV, 0, &gai), ==, 0);
+  CHECK(strcmp(host, "127.0.0.1") == 0);
+  CHECK(strcmp(service, "80") == 0);
+  /* By name, on a worker: the loopback address and the http port are in
+     every /etc/hosts and /etc/services. */
+  CHECK_INT(green_getnameinfo((struct sockaddr *)&sin, sizeof sin, host,
+                              sizeof host, service, sizeof service, 0, 10,
+                              &gai), ==, 0);
+  CHECK(host[0] != '\0');
+  CHECK(strcmp(service, "http") == 0);
+  CHECK_INT(green_getnameinfo((struct sockaddr *)&sin, sizeof sin, NULL, 0,
+                              tiny, sizeof tiny, 0, 10, &gai), ==,
+            GREEN_ENODATA);
+  CHECK_INT(gai, ==, EAI_OVERFLOW);
+  CHECK_INT(green_getnameinfo((struct sockaddr *)&sin, sizeof sin, NULL, 0,
+                              NULL, 0, 0, 10, NULL), ==, GREEN_EINVAL);
+  teardown();
+}
+
 static const check_test_t tests[] = {
   CHECK_TEST(test_wait_with_data),
   CHECK_TEST(test_wait_times_out),
@@ -494,6 +587,9 @@ static const check_test_t tests[] = {
   CHECK_TEST(test_numeric_lookups_answer_at_once),
   CHECK_TEST(test_lookups_on_a_worker),
   CHECK_TEST(test_lookups_given_up),
+  CHECK_TEST(test_poll_several),
+  CHECK_TEST(test_cancel_wakes_waiters),
+  CHECK_TEST(test_reverse_lookups),
 };
 
 CHECK_MAIN(tests)
