@@ -192,9 +192,10 @@ install: all
 
 # What `luarocks make` installs: the Lua module and the green command.
 install-rock: all
-	install -d $(INST_LIBDIR)/green $(INST_LUADIR)/green $(INST_BINDIR)
+	install -d $(INST_LIBDIR)/green $(INST_LUADIR)/green/socket $(INST_BINDIR)
 	install -m 755 $(LUA_MODULE) $(INST_LIBDIR)/green/core.so
 	install -m 644 lua/green/*.lua $(INST_LUADIR)/green/
+	install -m 644 lua/green/socket/*.lua $(INST_LUADIR)/green/socket/
 	install -m 755 bin/green $(INST_BINDIR)/green
 
 clean:

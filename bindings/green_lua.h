@@ -38,6 +38,10 @@ extern "C" {
    thread's hub, or makes one. */
 int luaopen_green_core(lua_State *L);
 
+/* Open green.socket's C part: what require "green.socket.core" runs
+   (opening green.core registers it in package.preload). */
+int luaopen_green_socket_core(lua_State *L);
+
 /* Spawn the function below nargs arguments at the top of L's stack as a
    Lua greenlet on this thread's hub. Pops them; pushes the Greenlet and
    returns LUA_OK, or pushes an error message and returns an error code.

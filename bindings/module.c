@@ -444,5 +444,9 @@ __attribute__((visibility("default"))) int luaopen_green_core(lua_State *L) {
   lua_pushcfunction(L, l_on_error);
   lua_setfield(L, -2, "on_error");
   if (lgreen_on_worker && green_hub_current() == NULL) guard_table(L, -1, "");
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_green_socket_core);
+  lua_setfield(L, -2, "green.socket.core");
+  lua_pop(L, 1);
   return 1;
 }
