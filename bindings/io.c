@@ -17,20 +17,21 @@ static int has_fields(lua_State *L, int index) {
   return 1;
 }
 
-/* The descriptor at index: an integer, or what the object's getfd()
-   returns. */
+/* The descriptor at index: a whole number, or what the object's getfd()
+   returns (LuaSocket's and LuaSec's give floats). */
 static int check_fd(lua_State *L, int index) {
   lua_Integer fd;
-  if (lua_isinteger(L, index)) {
-    fd = lua_tointeger(L, index);
+  int whole;
+  if (lua_type(L, index) == LUA_TNUMBER) {
+    fd = lua_tointegerx(L, index, &whole);
+    if (!whole) luaL_argerror(L, index, "descriptor must be a whole number");
   } else {
     if (!has_fields(L, index) || lua_getfield(L, index, "getfd") == LUA_TNIL)
       luaL_typeerror(L, index, "descriptor or object with getfd");
     lua_pushvalue(L, index);
     lua_call(L, 1, 1);
-    if (!lua_isinteger(L, -1))
-      luaL_argerror(L, index, "its getfd() gave no integer");
-    fd = lua_tointeger(L, -1);
+    fd = lua_tointegerx(L, -1, &whole);
+    if (!whole) luaL_argerror(L, index, "its getfd() gave no whole number");
     lua_pop(L, 1);
   }
   luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, index,

@@ -188,5 +188,6 @@ require "green.states" (green)
 require "green.cpu" (green)
 require "green.retry" (green)
 require "green.timed" (green)
+require "green.patch" (green)
 
 return green
