@@ -278,6 +278,7 @@ static void new_kind(lua_State *L, const lsocket_kind *kind,
   classes[1] = kind->client;
   for (i = 0; i < 2; i++) {
     lgreen_class_new(L, classes[i], lsocket_common, kind);
+    lgreen_class_new(L, classes[i], lsocket_gettimeout, kind);
     lgreen_class_new(L, classes[i], methods, kind);
     lgreen_class_group(L, classes[i], kind->any);
   }

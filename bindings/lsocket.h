@@ -77,7 +77,7 @@ void lsocket_enter(lua_State *L, lsocket *s, int events, const char *what);
 void lsocket_leave(lsocket *s, int events);
 const char *lsocket_strerror(int err);
 int lsocket_push_error(lua_State *L, int err);
-extern const luaL_Reg lsocket_common[], lsocket_stats[];
+extern const luaL_Reg lsocket_common[], lsocket_stats[], lsocket_gettimeout[];
 
 /* buffer.c: a stream socket's receive and send */
 int lsocket_send(lua_State *L, lsocket *s);

@@ -56,6 +56,7 @@ int lsocket_select(lua_State *L) {
   double timeout = luaL_optnumber(L, 3, -1);
   struct pollfd *fds;
   origin *from;
+  lua_settop(L, 3);
   counts[0] = length(L, 1);
   counts[1] = length(L, 2);
   fds = lua_newuserdatauv(L, (size_t)(counts[0] + counts[1]) *

@@ -238,7 +238,6 @@ const luaL_Reg lsocket_common[] = {
   {"getfd", l_getfd},
   {"setfd", l_setfd},
   {"settimeout", l_settimeout},
-  {"gettimeout", l_gettimeout},
   {"__gc", l_gc},
   {"__tostring", lgreen_class_tostring},
   {NULL, NULL}
@@ -249,6 +248,12 @@ const luaL_Reg lsocket_common[] = {
 const luaL_Reg lsocket_stats[] = {
   {"getstats", l_getstats},
   {"setstats", l_setstats},
+  {NULL, NULL}
+};
+
+/* All but LuaSocket's Unix stream sockets have gettimeout. */
+const luaL_Reg lsocket_gettimeout[] = {
+  {"gettimeout", l_gettimeout},
   {NULL, NULL}
 };
 

@@ -191,6 +191,8 @@ static void new_kind(lua_State *L, const lsocket_kind *kind,
   for (i = 0; i < 3; i++) {
     lgreen_class_new(L, classes[i], lsocket_common, kind);
     lgreen_class_new(L, classes[i], lsocket_stats, kind);
+    if (kind->family != AF_UNIX)
+      lgreen_class_new(L, classes[i], lsocket_gettimeout, kind);
     lgreen_class_new(L, classes[i], methods, kind);
     lgreen_class_group(L, classes[i], kind->any);
   }
