@@ -69,11 +69,12 @@ static int receive_line(lua_State *L, lsocket *s, lsocket_timeout *tm,
   size_t scanned = 0;
   int err = LSOCKET_DONE;
   for (;;) {
-    const char *start = s->in.data + s->in.first;
-    const char *nl = buffered(s) > scanned
-        ? memchr(start + scanned, '\n', buffered(s) - scanned) : NULL;
+    const char *nl = NULL;
+    if (buffered(s) > scanned)    /* then data is not NULL */
+      nl = memchr(s->in.data + s->in.first + scanned, '\n',
+                  buffered(s) - scanned);
     if (nl != NULL) {
-      *len = (size_t)(nl - start) + 1;
+      *len = (size_t)(nl - (s->in.data + s->in.first)) + 1;
       *has_newline = 1;
       return LSOCKET_DONE;
     }
@@ -157,7 +158,7 @@ int lsocket_receive(lua_State *L, lsocket *s) {
     lua_pushvalue(L, 3);
     luaL_addvalue(&b);
   }
-  if (pattern == PATTERN_LINE)
+  if (len > 0 && pattern == PATTERN_LINE)
     add_without_cr(&b, s->in.data + s->in.first, len - (size_t)has_newline);
   else if (len > 0)
     luaL_addlstring(&b, s->in.data + s->in.first, len);
