@@ -177,6 +177,7 @@ bench: all $(BENCHES)
 
 demo: all $(EXAMPLES)
 	$(BUILD)/examples/host_demo
+	$(LUA_ENV) $(LUA) bin/green examples/socket_demo.lua
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

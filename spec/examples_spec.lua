@@ -25,6 +25,24 @@ describe("examples/lua_game_loop.c", function()
   end)
 end)
 
+describe("examples/socket_demo.lua", function()
+  it("serves many clients and socket.http fetches at once in one process", function()
+    local out, code = process.run("lua5.4 bin/green examples/socket_demo.lua")
+    assert.equals(0, code, out)
+    assert.matches("200 clients, 600 lines shouted back", out)
+    assert.is_truthy(out:find("client 200 heard: CLIENT 200, ROUND 1! | " ..
+      "CLIENT 200, ROUND 2! | CLIENT 200, ROUND 3!", 1, true), out)
+    for i = 1, 5 do
+      assert.is_truthy(out:find(("socket.http fetch %d: 200 \"you asked for /slow\"")
+        :format(i), 1, true), out)
+    end
+    -- Five fetches of a 0.3 s page, at once: well under the 1.5 s one
+    -- after another would take (a generous bound, not a speed test).
+    local took = tonumber(out:match("page took ([%d.]+) s together"))
+    assert.is_true(took < 1.4, out)
+  end)
+end)
+
 describe("examples/host_demo.c", function()
   it("runs to the end", function()
     local out, code = run(build .. "/examples/host_demo")
