@@ -257,6 +257,22 @@ describe("green.socket against a LuaSocket peer in another process", function()
     proc:close()
   end)
 
+  it("exchanges datagrams with the peer's UDP socket, both ways", function()
+    local u = socket.udp()
+    assert(u:setsockname("127.0.0.1", 0))
+    local _, port = u:getsockname()
+    u:settimeout(10)
+    -- The peer takes one line of code.
+    local c = p:run(([[local u = socket.udp() u:setsockname("127.0.0.1", 0) ]] ..
+      [[u:settimeout(10) u:sendto("from luasocket", "127.0.0.1", %d) ]] ..
+      [[c:send(u:receivefrom() .. "\n")]]):format(port))
+    local data, ip, from_port = u:receivefrom()
+    assert.same({"from luasocket", "127.0.0.1"}, {data, ip})
+    assert.equal(13, u:sendto("from greenlet", ip, from_port))
+    assert.equal("from greenlet", c:receive())
+    c:close(); u:close()
+  end)
+
   it("shuts down one direction", function()
     local c = p:run([[c:send((c:receive("*a")):upper())]])
     c:send("shout")
