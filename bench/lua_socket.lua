@@ -63,11 +63,11 @@ local echo_proc, echo_port = helper([[
         c:send(data)
       end]])
 
--- Round trips to the LuaSocket process, blocking: ns per round trip.
-local function luasocket_round_trips(n)
-  local c = assert(luasocket.connect("127.0.0.1", echo_port))
+-- n round trips over a connection of the module sock: ns per round trip.
+local function round_trips(sock, port, greeting, n)
+  local c = assert(sock.connect("127.0.0.1", port))
   c:setoption("tcp-nodelay", true)
-  c:send("ping")
+  if greeting then c:send(greeting) end
   local start = now()
   for _ = 1, n do
     c:send(message)
@@ -96,18 +96,13 @@ green.spawn(function()
   end
 end)
 
--- The same round trips between two greenlets of this process.
+-- Between two greenlets of this process, and between this process and
+-- the LuaSocket one, blocking.
 local function green_round_trips(n)
-  local c = assert(gsocket.connect("127.0.0.1", green_port))
-  c:setoption("tcp-nodelay", true)
-  local start = now()
-  for _ = 1, n do
-    c:send(message)
-    c:receive(64)
-  end
-  local t = (now() - start) * 1e9 / n
-  c:close()
-  return t
+  return round_trips(gsocket, green_port, nil, n)
+end
+local function luasocket_round_trips(n)
+  return round_trips(luasocket, echo_port, "ping", n)
 end
 
 local g_rtt, l_rtt = median(green_round_trips, luasocket_round_trips, 20000)

@@ -166,11 +166,7 @@ int lsocket_push_name(lua_State *L, lsocket *s, int peer) {
                 : getsockname(s->fd, (struct sockaddr *)&addr, &len);
   if (rc < 0) return lsocket_push_error(L, errno);
   if (addr.ss_family == AF_UNIX) {
-    const struct sockaddr_un *un = (const struct sockaddr_un *)&addr;
-    size_t path_len = len > offsetof(struct sockaddr_un, sun_path)
-        ? strnlen(un->sun_path, len - offsetof(struct sockaddr_un, sun_path))
-        : 0;
-    lua_pushlstring(L, un->sun_path, path_len);
+    lsocket_push_path(L, &addr, len);
     return 1;
   }
   rc = getnameinfo((struct sockaddr *)&addr, len, host, sizeof host, port,
@@ -185,6 +181,42 @@ int lsocket_push_name(lua_State *L, lsocket *s, int peer) {
   else lua_pushstring(L, port);
   push_family(L, addr.ss_family);
   return 3;
+}
+
+int lsocket_getsockname(lua_State *L) {
+  return lsocket_push_name(L, lsocket_check_any(L), 0);
+}
+
+int lsocket_getfamily(lua_State *L) {
+  lsocket *s = lsocket_check_any(L);
+  if (s->family == AF_INET6) lua_pushliteral(L, "inet6");
+  else lua_pushliteral(L, "inet4");       /* also before it has one */
+  return 1;
+}
+
+/* A Unix socket's address: 1, or 0 having pushed nil, "path too long". */
+int lsocket_unix_address(lua_State *L, const char *path,
+                         struct sockaddr_un *addr, socklen_t *len) {
+  size_t n = strlen(path);
+  memset(addr, 0, sizeof *addr);
+  if (n >= sizeof addr->sun_path) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "path too long");
+    return 0;
+  }
+  addr->sun_family = AF_UNIX;
+  memcpy(addr->sun_path, path, n);
+  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+  return 1;
+}
+
+/* Push the path of a Unix socket's address: "" for one without a name. */
+void lsocket_push_path(lua_State *L, const struct sockaddr_storage *addr,
+                       socklen_t len) {
+  const struct sockaddr_un *un = (const struct sockaddr_un *)addr;
+  size_t at = offsetof(struct sockaddr_un, sun_path);
+  lua_pushlstring(L, un->sun_path,
+                  len > at ? strnlen(un->sun_path, len - at) : 0);
 }
 
 /* A family argument: "unspec" (the default), "inet" or "inet6". */
@@ -236,7 +268,8 @@ static int host_entry(lua_State *L, const char *address) {
     rc = green_getnameinfo((struct sockaddr *)&first, sizeof first, name,
                            sizeof name, NULL, 0, NI_NAMEREQD, GREEN_FOREVER,
                            &gai);
-    if (rc != 0 && rc != GREEN_ENODATA) lgreen_check_result(L, rc, "name lookup");
+    if (rc != 0 && rc != GREEN_ENODATA)
+      lgreen_check_result(L, rc, "name lookup");
     lua_pushstring(L, rc == 0 ? name : ip);
     lua_setfield(L, -2, "name");
   }

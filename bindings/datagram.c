@@ -26,11 +26,6 @@ static const lsocket_kind unix_kind = {
 #define KIND (lsocket_kind_of(L))
 #define DATAGRAM_SIZE 8192
 
-static int push_one(lua_State *L) {
-  lua_pushnumber(L, 1);
-  return 1;
-}
-
 /* Receive one datagram of at most size bytes into data (from, if not
    NULL, gets the sender): DONE with *got set, or why not. */
 static int receive_datagram(lua_State *L, lsocket *s, char *data, size_t size,
@@ -84,10 +79,7 @@ static int push_sender(lua_State *L, const struct sockaddr_storage *from,
   char host[INET6_ADDRSTRLEN], port[8];
   int rc;
   if (lsocket_kind_of(L)->family == AF_UNIX) {   /* "" if it has no name */
-    const struct sockaddr_un *un = (const struct sockaddr_un *)from;
-    size_t at = offsetof(struct sockaddr_un, sun_path);
-    lua_pushlstring(L, un->sun_path,
-                    len > at ? strnlen(un->sun_path, len - at) : 0);
+    lsocket_push_path(L, from, len);
     return 1;
   }
   rc = getnameinfo((const struct sockaddr *)from, len, host, sizeof host, port,
@@ -149,22 +141,6 @@ static int l_send(lua_State *L) {
   return send_datagram(L, lsocket_check(L, KIND->client), NULL, 0);
 }
 
-/* A Unix socket's address: 1, or 0 having pushed nil, "path too long". */
-static int unix_address(lua_State *L, const char *path,
-                        struct sockaddr_un *addr, socklen_t *len) {
-  size_t n = strlen(path);
-  memset(addr, 0, sizeof *addr);
-  if (n >= sizeof addr->sun_path) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "path too long");
-    return 0;
-  }
-  addr->sun_family = AF_UNIX;
-  memcpy(addr->sun_path, path, n);
-  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-  return 1;
-}
-
 /* sendto(data, ip, port), or (data, path): the address must be numeric,
    as LuaSocket's is, so sendto never waits for a name server. */
 static int l_sendto(lua_State *L) {
@@ -175,7 +151,8 @@ static int l_sendto(lua_State *L) {
   if (KIND->family == AF_UNIX) {
     struct sockaddr_un addr;
     socklen_t len;
-    if (!unix_address(L, luaL_checkstring(L, 3), &addr, &len)) return 2;
+    if (!lsocket_unix_address(L, luaL_checkstring(L, 3), &addr, &len))
+      return 2;
     return send_datagram(L, s, (struct sockaddr *)&addr, len);
   }
   memset(&hints, 0, sizeof hints);
@@ -212,7 +189,7 @@ static int l_setpeername(lua_State *L) {
   if (KIND->family == AF_UNIX) {
     struct sockaddr_un addr;
     socklen_t len;
-    if (!unix_address(L, address, &addr, &len)) return 2;
+    if (!lsocket_unix_address(L, address, &addr, &len)) return 2;
     if (connect(s->fd, (struct sockaddr *)&addr, len) < 0)
       return lsocket_push_error(L, errno);
   } else if (strcmp(address, "*") == 0) {
@@ -221,7 +198,7 @@ static int l_setpeername(lua_State *L) {
     unspec.sa_family = AF_UNSPEC;
     if (s->fd >= 0) (void)connect(s->fd, &unspec, sizeof unspec);
     lgreen_class_set(L, KIND->master, 1);
-    return push_one(L);
+    return lsocket_push_one(L);
   } else {
     lsocket_timeout tm;
     const char *port = luaL_checkstring(L, 3);
@@ -229,7 +206,7 @@ static int l_setpeername(lua_State *L) {
     if ((n = lsocket_connect(L, s, address, port, &tm)) > 0) return n;
   }
   lgreen_class_set(L, KIND->client, 1);
-  return push_one(L);
+  return lsocket_push_one(L);
 }
 
 static int l_setsockname(lua_State *L) {
@@ -238,50 +215,18 @@ static int l_setsockname(lua_State *L) {
   if (KIND->family == AF_UNIX) {
     struct sockaddr_un addr;
     socklen_t len;
-    if (!unix_address(L, luaL_checkstring(L, 2), &addr, &len)) return 2;
+    if (!lsocket_unix_address(L, luaL_checkstring(L, 2), &addr, &len))
+      return 2;
     if (bind(s->fd, (struct sockaddr *)&addr, len) < 0)
       return lsocket_push_error(L, errno);
-    return push_one(L);
+    return lsocket_push_one(L);
   }
   n = lsocket_bind(L, s, luaL_checkstring(L, 2), luaL_optstring(L, 3, "0"));
-  return n > 0 ? n : push_one(L);
+  return n > 0 ? n : lsocket_push_one(L);
 }
 
 static int l_getpeername(lua_State *L) {
   return lsocket_push_name(L, lsocket_check(L, KIND->client), 1);
-}
-
-static int l_getsockname(lua_State *L) {
-  return lsocket_push_name(L, lsocket_check_any(L), 0);
-}
-
-static int l_getfamily(lua_State *L) {
-  lsocket *s = lsocket_check_any(L);
-  if (s->family == AF_INET6) lua_pushliteral(L, "inet6");
-  else lua_pushliteral(L, "inet4");
-  return 1;
-}
-
-static int l_setoption(lua_State *L) {
-  return lsocket_setoption(L, lsocket_check_any(L), 1);
-}
-
-static int l_getoption(lua_State *L) {
-  return lsocket_getoption(L, lsocket_check_any(L), 1);
-}
-
-static void new_kind(lua_State *L, const lsocket_kind *kind,
-                     const luaL_Reg *methods) {
-  const char *classes[2];
-  int i;
-  classes[0] = kind->master;
-  classes[1] = kind->client;
-  for (i = 0; i < 2; i++) {
-    lgreen_class_new(L, classes[i], lsocket_common, kind);
-    lgreen_class_new(L, classes[i], lsocket_gettimeout, kind);
-    lgreen_class_new(L, classes[i], methods, kind);
-    lgreen_class_group(L, classes[i], kind->any);
-  }
 }
 
 /* udp(), udp4(), udp6(): unconnected, or nil, err. udp() makes its
@@ -309,25 +254,25 @@ static int l_unix_dgram(lua_State *L) {
 /* Add udp, udp4, udp6 and unix_dgram to the table on top. */
 void lsocket_open_datagram(lua_State *L) {
   static const luaL_Reg udp_methods[] = {
-    {"getfamily", l_getfamily}, {"getoption", l_getoption},
-    {"getpeername", l_getpeername}, {"getsockname", l_getsockname},
+    {"getfamily", lsocket_getfamily}, {"getoption", lsocket_getoption},
+    {"getpeername", l_getpeername}, {"getsockname", lsocket_getsockname},
     {"receive", l_receive}, {"receivefrom", l_receivefrom},
-    {"send", l_send}, {"sendto", l_sendto}, {"setoption", l_setoption},
+    {"send", l_send}, {"sendto", l_sendto}, {"setoption", lsocket_setoption},
     {"setpeername", l_setpeername}, {"setsockname", l_setsockname},
     {NULL, NULL}
   };
   static const luaL_Reg unix_methods[] = {
     {"bind", l_setsockname}, {"connect", l_setpeername},
-    {"getsockname", l_getsockname}, {"receive", l_receive},
+    {"getsockname", lsocket_getsockname}, {"receive", l_receive},
     {"receivefrom", l_receivefrom}, {"send", l_send}, {"sendto", l_sendto},
-    {"setoption", l_setoption}, {"setpeername", l_setpeername},
+    {"setoption", lsocket_setoption}, {"setpeername", l_setpeername},
     {"setsockname", l_setsockname}, {NULL, NULL}
   };
   static const luaL_Reg functions[] = {
     {"udp", l_udp}, {"udp4", l_udp4}, {"udp6", l_udp6},
     {"unix_dgram", l_unix_dgram}, {NULL, NULL}
   };
-  new_kind(L, &udp_kind, udp_methods);
-  new_kind(L, &unix_kind, unix_methods);
+  lsocket_new_kind(L, &udp_kind, udp_methods);
+  lsocket_new_kind(L, &unix_kind, unix_methods);
   luaL_setfuncs(L, functions, 0);
 }

@@ -77,7 +77,9 @@ void lsocket_enter(lua_State *L, lsocket *s, int events, const char *what);
 void lsocket_leave(lsocket *s, int events);
 const char *lsocket_strerror(int err);
 int lsocket_push_error(lua_State *L, int err);
-extern const luaL_Reg lsocket_common[], lsocket_stats[], lsocket_gettimeout[];
+int lsocket_push_one(lua_State *L);
+void lsocket_new_kind(lua_State *L, const lsocket_kind *kind,
+                      const luaL_Reg *methods);
 
 /* buffer.c: a stream socket's receive and send */
 int lsocket_send(lua_State *L, lsocket *s);
@@ -90,12 +92,19 @@ int lsocket_connect(lua_State *L, lsocket *s, const char *host,
 int lsocket_bind(lua_State *L, lsocket *s, const char *host,
                  const char *service);
 int lsocket_push_name(lua_State *L, lsocket *s, int peer);
+int lsocket_getsockname(lua_State *L);
+int lsocket_getfamily(lua_State *L);
+struct sockaddr_un;
+int lsocket_unix_address(lua_State *L, const char *path,
+                         struct sockaddr_un *addr, socklen_t *len);
+void lsocket_push_path(lua_State *L, const struct sockaddr_storage *addr,
+                       socklen_t len);
 int lsocket_family_arg(lua_State *L, int index);
 void lsocket_open_dns(lua_State *L);
 
-/* sockopt.c */
-int lsocket_setoption(lua_State *L, lsocket *s, int datagram);
-int lsocket_getoption(lua_State *L, lsocket *s, int datagram);
+/* sockopt.c: the methods setoption and getoption */
+int lsocket_setoption(lua_State *L);
+int lsocket_getoption(lua_State *L);
 
 /* stream.c, datagram.c, select.c */
 void lsocket_open_stream(lua_State *L);

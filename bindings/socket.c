@@ -232,7 +232,7 @@ int lsocket_push_error(lua_State *L, int err) {
   return 2;
 }
 
-const luaL_Reg lsocket_common[] = {
+static const luaL_Reg lsocket_common[] = {
   {"close", l_close},
   {"dirty", l_dirty},
   {"getfd", l_getfd},
@@ -244,18 +244,43 @@ const luaL_Reg lsocket_common[] = {
 };
 
 
-/* Stream sockets count what they move; datagram sockets do not. */
-const luaL_Reg lsocket_stats[] = {
+static const luaL_Reg lsocket_stats[] = {
   {"getstats", l_getstats},
   {"setstats", l_setstats},
   {NULL, NULL}
 };
 
-/* All but LuaSocket's Unix stream sockets have gettimeout. */
-const luaL_Reg lsocket_gettimeout[] = {
+static const luaL_Reg lsocket_gettimeout[] = {
   {"gettimeout", l_gettimeout},
   {NULL, NULL}
 };
+
+
+int lsocket_push_one(lua_State *L) {
+  lua_pushnumber(L, 1);
+  return 1;
+}
+
+/* Make the classes of a kind: what every socket has, what its type and
+   family have (stream sockets count bytes; LuaSocket's Unix stream
+   sockets lack gettimeout), then its own methods. */
+void lsocket_new_kind(lua_State *L, const lsocket_kind *kind,
+                      const luaL_Reg *methods) {
+  const char *classes[3];
+  int i, n = 0;
+  classes[n++] = kind->master;
+  classes[n++] = kind->client;
+  if (kind->server != NULL) classes[n++] = kind->server;
+  for (i = 0; i < n; i++) {
+    lgreen_class_new(L, classes[i], lsocket_common, kind);
+    if (kind->type == SOCK_STREAM)
+      lgreen_class_new(L, classes[i], lsocket_stats, kind);
+    if (kind->family != AF_UNIX || kind->type != SOCK_STREAM)
+      lgreen_class_new(L, classes[i], lsocket_gettimeout, kind);
+    lgreen_class_new(L, classes[i], methods, kind);
+    lgreen_class_group(L, classes[i], kind->any);
+  }
+}
 
 
 /* ---------------------------------------------------------------- module */
@@ -288,7 +313,8 @@ static int l_select(lua_State *L) {
   return lsocket_select(L);
 }
 
-__attribute__((visibility("default"))) int luaopen_green_socket_core(lua_State *L) {
+__attribute__((visibility("default")))
+int luaopen_green_socket_core(lua_State *L) {
   static const luaL_Reg functions[] = {
     {"gettime", l_gettime},
     {"sleep", l_sleep},

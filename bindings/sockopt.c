@@ -137,8 +137,13 @@ static int set_membership(lua_State *L, lsocket *s, const option *o) {
   }
 }
 
-int lsocket_setoption(lua_State *L, lsocket *s, int datagram) {
-  const option *o = find(L, datagram ? UDP_SET : TCP_SET);
+static int is_datagram(lua_State *L) {
+  return lsocket_kind_of(L)->type == SOCK_DGRAM;
+}
+
+int lsocket_setoption(lua_State *L) {
+  lsocket *s = lsocket_check_any(L);
+  const option *o = find(L, is_datagram(L) ? UDP_SET : TCP_SET);
   int value;
   switch (o->type) {
     case OPT_BOOL:
@@ -152,7 +157,8 @@ int lsocket_setoption(lua_State *L, lsocket *s, int datagram) {
       struct linger li;
       luaL_checktype(L, 3, LUA_TTABLE);
       lua_getfield(L, 3, "on");
-      if (!lua_isboolean(L, -1)) luaL_argerror(L, 3, "boolean 'on' field expected");
+      if (!lua_isboolean(L, -1))
+        luaL_argerror(L, 3, "boolean 'on' field expected");
       li.l_onoff = lua_toboolean(L, -1);
       lua_pop(L, 1);
       li.l_linger = (int)field_number(L, "timeout",
@@ -172,8 +178,9 @@ int lsocket_setoption(lua_State *L, lsocket *s, int datagram) {
   }
 }
 
-int lsocket_getoption(lua_State *L, lsocket *s, int datagram) {
-  const option *o = find(L, datagram ? UDP_GET : TCP_GET);
+int lsocket_getoption(lua_State *L) {
+  lsocket *s = lsocket_check_any(L);
+  const option *o = find(L, is_datagram(L) ? UDP_GET : TCP_GET);
   union { int i; struct linger li; struct in_addr addr; } v;
   socklen_t len = sizeof v;
   char ip[INET_ADDRSTRLEN];

@@ -24,11 +24,6 @@ static const lsocket_kind unix_kind = {
 
 #define KIND (lsocket_kind_of(L))
 
-static int push_one(lua_State *L) {
-  lua_pushnumber(L, 1);
-  return 1;
-}
-
 static int l_receive(lua_State *L) {
   return lsocket_receive(L, lsocket_check(L, KIND->client));
 }
@@ -62,27 +57,10 @@ static int l_accept(lua_State *L) {
   return 1;
 }
 
-/* A Unix socket's address: 0, or pushes nil, "path too long". */
-static int unix_address(lua_State *L, const char *path,
-                        struct sockaddr_un *addr, socklen_t *len) {
-  size_t n = strlen(path);
-  memset(addr, 0, sizeof *addr);
-  if (n >= sizeof addr->sun_path) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "path too long");
-    return 2;
-  }
-  addr->sun_family = AF_UNIX;
-  memcpy(addr->sun_path, path, n);
-  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-  return 0;
-}
-
 static int unix_bind(lua_State *L, lsocket *s, const char *path) {
   struct sockaddr_un addr;
   socklen_t len;
-  int n = unix_address(L, path, &addr, &len);
-  if (n > 0) return n;
+  if (!lsocket_unix_address(L, path, &addr, &len)) return 2;
   if (s->fd < 0) return lsocket_push_error(L, LSOCKET_CLOSED);
   if (bind(s->fd, (struct sockaddr *)&addr, len) < 0)
     return lsocket_push_error(L, errno);
@@ -94,8 +72,8 @@ static int unix_connect(lua_State *L, lsocket *s, const char *path,
                         lsocket_timeout *tm) {
   struct sockaddr_un addr;
   socklen_t len;
-  int n = unix_address(L, path, &addr, &len), err = LSOCKET_DONE;
-  if (n > 0) return n;
+  int err = LSOCKET_DONE;
+  if (!lsocket_unix_address(L, path, &addr, &len)) return 2;
   lsocket_enter(L, s, GREEN_WRITABLE, "connect");
   while (err == LSOCKET_DONE) {
     if (s->fd < 0) err = LSOCKET_CLOSED;
@@ -113,7 +91,7 @@ static int l_bind(lua_State *L) {
   int n;
   if (KIND->family == AF_UNIX) n = unix_bind(L, s, luaL_checkstring(L, 2));
   else n = lsocket_bind(L, s, luaL_checkstring(L, 2), luaL_checkstring(L, 3));
-  return n > 0 ? n : push_one(L);
+  return n > 0 ? n : lsocket_push_one(L);
 }
 
 /* connect(address, port): 1 or nil, err. A TCP socket is a client after
@@ -128,7 +106,7 @@ static int l_connect(lua_State *L) {
     lsocket_timeout_start(s, &tm);
     n = unix_connect(L, s, luaL_checkstring(L, 2), &tm);
     if (n == 0) lgreen_class_set(L, KIND->client, 1);
-    return n > 0 ? n : push_one(L);
+    return n > 0 ? n : lsocket_push_one(L);
   }
   s = lsocket_check_any(L);
   {
@@ -137,7 +115,7 @@ static int l_connect(lua_State *L) {
     n = lsocket_connect(L, s, host, port, &tm);
   }
   lgreen_class_set(L, KIND->client, 1);
-  return n > 0 ? n : push_one(L);
+  return n > 0 ? n : lsocket_push_one(L);
 }
 
 static int l_listen(lua_State *L) {
@@ -146,7 +124,7 @@ static int l_listen(lua_State *L) {
   if (listen(s->fd, backlog > 0x7fffffff ? 0x7fffffff : (int)backlog) < 0)
     return lsocket_push_error(L, errno);
   lgreen_class_set(L, KIND->server, 1);
-  return push_one(L);
+  return lsocket_push_one(L);
 }
 
 static int l_shutdown(lua_State *L) {
@@ -155,47 +133,11 @@ static int l_shutdown(lua_State *L) {
   lsocket *s = lsocket_check(L, KIND->client);
   int how = hows[luaL_checkoption(L, 2, "both", names)];
   if (s->fd >= 0) (void)shutdown(s->fd, how);
-  return push_one(L);
+  return lsocket_push_one(L);
 }
 
 static int l_getpeername(lua_State *L) {
   return lsocket_push_name(L, lsocket_check_any(L), 1);
-}
-
-static int l_getsockname(lua_State *L) {
-  return lsocket_push_name(L, lsocket_check_any(L), 0);
-}
-
-static int l_getfamily(lua_State *L) {
-  lsocket *s = lsocket_check_any(L);
-  if (s->family == AF_INET6) lua_pushliteral(L, "inet6");
-  else lua_pushliteral(L, "inet4");
-  return 1;
-}
-
-static int l_setoption(lua_State *L) {
-  return lsocket_setoption(L, lsocket_check_any(L), 0);
-}
-
-static int l_getoption(lua_State *L) {
-  return lsocket_getoption(L, lsocket_check_any(L), 0);
-}
-
-static void new_kind(lua_State *L, const lsocket_kind *kind,
-                     const luaL_Reg *methods) {
-  const char *classes[3];
-  int i;
-  classes[0] = kind->master;
-  classes[1] = kind->client;
-  classes[2] = kind->server;
-  for (i = 0; i < 3; i++) {
-    lgreen_class_new(L, classes[i], lsocket_common, kind);
-    lgreen_class_new(L, classes[i], lsocket_stats, kind);
-    if (kind->family != AF_UNIX)
-      lgreen_class_new(L, classes[i], lsocket_gettimeout, kind);
-    lgreen_class_new(L, classes[i], methods, kind);
-    lgreen_class_group(L, classes[i], kind->any);
-  }
 }
 
 /* tcp(), tcp4(), tcp6(): a master, or nil, err. tcp() makes its
@@ -246,16 +188,16 @@ static int l_global_connect(lua_State *L) {
 void lsocket_open_stream(lua_State *L) {
   static const luaL_Reg tcp_methods[] = {
     {"accept", l_accept}, {"bind", l_bind}, {"connect", l_connect},
-    {"getfamily", l_getfamily}, {"getoption", l_getoption},
-    {"getpeername", l_getpeername}, {"getsockname", l_getsockname},
+    {"getfamily", lsocket_getfamily}, {"getoption", lsocket_getoption},
+    {"getpeername", l_getpeername}, {"getsockname", lsocket_getsockname},
     {"listen", l_listen}, {"receive", l_receive}, {"send", l_send},
-    {"setoption", l_setoption}, {"setpeername", l_connect},
+    {"setoption", lsocket_setoption}, {"setpeername", l_connect},
     {"setsockname", l_bind}, {"shutdown", l_shutdown}, {NULL, NULL}
   };
   static const luaL_Reg unix_methods[] = {
     {"accept", l_accept}, {"bind", l_bind}, {"connect", l_connect},
-    {"getsockname", l_getsockname}, {"listen", l_listen},
-    {"receive", l_receive}, {"send", l_send}, {"setoption", l_setoption},
+    {"getsockname", lsocket_getsockname}, {"listen", l_listen},
+    {"receive", l_receive}, {"send", l_send}, {"setoption", lsocket_setoption},
     {"setpeername", l_connect}, {"setsockname", l_bind},
     {"shutdown", l_shutdown}, {NULL, NULL}
   };
@@ -264,7 +206,7 @@ void lsocket_open_stream(lua_State *L) {
     {"connect", l_global_connect}, {"unix_stream", l_unix_stream},
     {NULL, NULL}
   };
-  new_kind(L, &tcp_kind, tcp_methods);
-  new_kind(L, &unix_kind, unix_methods);
+  lsocket_new_kind(L, &tcp_kind, tcp_methods);
+  lsocket_new_kind(L, &unix_kind, unix_methods);
   luaL_setfuncs(L, functions, 0);
 }

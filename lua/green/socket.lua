@@ -11,15 +11,18 @@ require "green"                 -- the hub, and green.socket.core's preload
 local core = require "green.socket.core"
 
 local socket = {}
-for name, value in pairs(core) do
-  if name ~= "unix_stream" and name ~= "unix_dgram" then socket[name] = value end
+for name, value in pairs(core) do    -- the Unix ones: green.socket.unix
+  if name ~= "unix_stream" and name ~= "unix_dgram" then
+    socket[name] = value
+  end
 end
 
 socket.BLOCKSIZE = 2048
 socket.__unload = function() end
 
-local setmetatable, getmetatable, error, select = setmetatable, getmetatable, error, select
-local pcall, type, tostring, ipairs, math_min = pcall, type, tostring, ipairs, math.min
+local setmetatable, error, select = setmetatable, error, select
+local pcall, type, tostring, ipairs = pcall, type, tostring, ipairs
+local math_min = math.min
 
 -- What try raises: the error message in a table only protect knows, so
 -- that protect turns it back into nil, message and lets every other error
