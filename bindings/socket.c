@@ -74,10 +74,9 @@ static int l_gc(lua_State *L) {
   return 0;
 }
 
+/* close(): what was received stays receivable, as in LuaSocket. */
 static int l_close(lua_State *L) {
-  lsocket *s = lsocket_check_any(L);
-  lsocket_close_fd(s);
-  if (s->reader == NULL) free_buffer(s);  /* else the reader's partial */
+  lsocket_close_fd(lsocket_check_any(L));
   lua_pushnumber(L, 1);
   return 1;
 }
