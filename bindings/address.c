@@ -91,24 +91,54 @@ static double lookup_time(const lsocket_timeout *tm) {
   return tm->total < 0 || tm->block < tm->total ? tm->block : tm->total;
 }
 
+static void release(struct addrinfo **res) {
+  if (*res != NULL) freeaddrinfo(*res);
+  *res = NULL;
+}
+
+static int free_anchored(lua_State *L) {
+  release(lua_touserdata(L, 1));
+  return 0;
+}
+
+/* A slot for a lookup's answer that the collector frees if a kill raises
+   while it is held: pushed on the stack. */
+static struct addrinfo **anchored_answer(lua_State *L) {
+  static const char key = 'a';
+  struct addrinfo **res = lua_newuserdatauv(L, sizeof *res, 0);
+  *res = NULL;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, free_anchored);
+    lua_setfield(L, -2, "__gc");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key);
+  }
+  lua_setmetatable(L, -2);
+  return res;
+}
+
 /* Connect s to host and service, trying each address found in turn
    (only the first when the timeout is 0); a socket made by socket.tcp()
-   gets the family of the address. Returns 0 or pushes nil, err. */
+   gets the family of the address. Returns 0 or pushes nil, err. The
+   answer is anchored while connects wait, as a kill raises from them. */
 int lsocket_connect(lua_State *L, lsocket *s, const char *host,
                     const char *service, lsocket_timeout *tm) {
-  struct addrinfo hints, *res = NULL, *ai;
+  struct addrinfo hints, **res = anchored_answer(L), *ai;
   const char *why;
   int err = LSOCKET_CLOSED;
   stream_hints(&hints, s->family, s->type, 0);
   lsocket_enter(L, s, GREEN_WRITABLE, "connect");
-  why = lookup_for(L, s, host, service, &hints, lookup_time(tm), &res);
+  why = lookup_for(L, s, host, service, &hints, lookup_time(tm), res);
   if (why != NULL) {
     lsocket_leave(s, GREEN_WRITABLE);
+    lua_pop(L, 1);
     lua_pushnil(L);
     lua_pushstring(L, why);
     return 2;
   }
-  for (ai = res; ai != NULL; ai = ai->ai_next) {
+  for (ai = *res; ai != NULL; ai = ai->ai_next) {
     tm->start = green_now();
     if (s->fd < 0 || s->family != ai->ai_family) {
       lsocket_close_fd(s);
@@ -118,7 +148,8 @@ int lsocket_connect(lua_State *L, lsocket *s, const char *host,
     if (err == LSOCKET_DONE || (tm->block == 0 || tm->total == 0)) break;
   }
   lsocket_leave(s, GREEN_WRITABLE);
-  freeaddrinfo(res);
+  release(res);
+  lua_pop(L, 1);                /* the slot */
   return err == LSOCKET_DONE ? 0 : lsocket_push_error(L, err);
 }
 
