@@ -139,7 +139,7 @@ int lsocket_connect(lua_State *L, lsocket *s, const char *host,
     return 2;
   }
   for (ai = *res; ai != NULL; ai = ai->ai_next) {
-    tm->start = green_now();
+    tm->start = -1;             /* each address has the whole time */
     if (s->fd < 0 || s->family != ai->ai_family) {
       lsocket_close_fd(s);
       if ((err = lsocket_open_fd(s, ai->ai_family)) != 0) continue;

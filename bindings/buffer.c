@@ -117,6 +117,30 @@ static void add_without_cr(luaL_Buffer *b, const char *p, size_t len) {
   luaL_addlstring(b, p, (size_t)(end - p));
 }
 
+/* Push the prefix (the string at index 3, if prefix_len > 0) and the
+   first len buffered bytes; for a line (newline 0 or 1, the count of LFs
+   among them; -1 for other patterns) without its LF and CRs. A line
+   without CR and without a prefix, the usual case, is pushed as it is. */
+static void push_received(lua_State *L, const lsocket *s, size_t len,
+                          int newline, size_t prefix_len) {
+  const char *bytes = len > 0 ? s->in.data + s->in.first : "";
+  size_t keep = newline > 0 ? len - 1 : len;
+  luaL_Buffer b;
+  if (prefix_len == 0 &&
+      (newline < 0 || keep == 0 || memchr(bytes, '\r', keep) == NULL)) {
+    lua_pushlstring(L, bytes, keep);
+    return;
+  }
+  luaL_buffinit(L, &b);
+  if (prefix_len > 0) {
+    lua_pushvalue(L, 3);
+    luaL_addvalue(&b);
+  }
+  if (newline >= 0) add_without_cr(&b, bytes, keep);
+  else luaL_addlstring(&b, bytes, keep);
+  luaL_pushresult(&b);
+}
+
 enum { PATTERN_LINE, PATTERN_ALL, PATTERN_COUNT };
 
 static int check_pattern(lua_State *L, size_t *count) {
@@ -139,7 +163,6 @@ int lsocket_receive(lua_State *L, lsocket *s) {
   lsocket_timeout tm;
   size_t count = 0, len = 0, prefix_len;
   int pattern, err = LSOCKET_DONE, has_newline = 0;
-  luaL_Buffer b;
   lua_settop(L, 3);
   pattern = check_pattern(L, &count);
   luaL_optlstring(L, 3, "", &prefix_len);
@@ -153,23 +176,14 @@ int lsocket_receive(lua_State *L, lsocket *s) {
         err = receive_count(L, s, &tm, count - prefix_len, &len);
   }
   lsocket_leave(s, GREEN_READABLE);
-  luaL_buffinit(L, &b);
-  if (prefix_len > 0) {
-    lua_pushvalue(L, 3);
-    luaL_addvalue(&b);
-  }
-  if (len > 0 && pattern == PATTERN_LINE)
-    add_without_cr(&b, s->in.data + s->in.first, len - (size_t)has_newline);
-  else if (len > 0)
-    luaL_addlstring(&b, s->in.data + s->in.first, len);
+  push_received(L, s, len, pattern == PATTERN_LINE ? has_newline : -1,
+                prefix_len);
   s->in.first += len;
   if (s->in.first == s->in.last) s->in.first = s->in.last = 0;
   if (err == LSOCKET_DONE) {
-    luaL_pushresult(&b);
     lua_pushnil(L);
     lua_pushnil(L);
   } else {
-    luaL_pushresult(&b);
     lua_pushnil(L);
     lua_pushstring(L, lsocket_strerror(err));
     lua_rotate(L, -3, -1);

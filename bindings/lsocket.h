@@ -24,9 +24,10 @@ typedef struct lsocket_buffer {
   size_t first, last, size;
 } lsocket_buffer;
 
-/* settimeout's two limits (negative: none) and when the call began: each
-   wait may take at most block, and the call at most total (LuaSocket's
-   timeout.c as it behaves, which the manual describes otherwise). */
+/* settimeout's two limits (negative: none) and when the call began to
+   wait (negative: not yet): each wait may take at most block, and the
+   call at most total (LuaSocket's timeout.c as it behaves, which the
+   manual describes otherwise). */
 typedef struct lsocket_timeout {
   double block, total, start;
 } lsocket_timeout;

@@ -145,16 +145,19 @@ static int l_gettimeout(lua_State *L) {
   return 2;
 }
 
+/* The clock starts at the call's first wait: what a call does before it
+   has to wait takes no time worth counting, and most calls never wait. */
 void lsocket_timeout_start(const lsocket *s, lsocket_timeout *tm) {
   tm->block = s->block;
   tm->total = s->total;
-  tm->start = green_now();
+  tm->start = -1;
 }
 
 /* How long the next wait may take: negative for no limit. */
-static double time_left(const lsocket_timeout *tm) {
+static double time_left(lsocket_timeout *tm) {
   double elapsed, left;
   if (tm->block < 0 && tm->total < 0) return -1;
+  if (tm->start < 0) tm->start = green_now();
   elapsed = green_now() - tm->start;
   if (tm->total < 0) return fmax(tm->block - elapsed, 0);
   left = fmax(tm->total - elapsed, 0);
