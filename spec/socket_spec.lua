@@ -16,8 +16,11 @@ local function pid()
   return stat:match("^%d+")
 end
 
--- The descriptors this process has open.
+-- The descriptors this process has open, once sockets that are garbage
+-- (an earlier spec's) have been collected and so closed.
 local function open_fds()
+  collectgarbage()
+  collectgarbage()
   local n = 0
   local ls = io.popen("ls /proc/" .. pid() .. "/fd")
   for _ in ls:lines() do n = n + 1 end
