@@ -419,6 +419,27 @@ static void finish_unstarted(lua_State *L, lgreen *lg, int ud) {
   retire(L, lg, ud);
 }
 
+/* A greenlet the runtime ended before it started: killed from C, or no
+   stack could be had for it (green__greenlet_equip). Ended here when a
+   join or ready() finds it so. */
+static void finish_ended_unstarted(lua_State *L, lgreen *lg, int ud) {
+  int rc = green_result(lg->g, NULL);
+  if (rc == GREEN_ECANCELED) {
+    finish_unstarted(L, lg, ud);
+    return;
+  }
+  ud = lua_absindex(L, ud);
+  lua_pushfstring(L, "the greenlet could not start: %s", green_strerror(rc));
+  record_end(L, lg, LUA_ERRRUN, lua_gettop(L), 1, ud);
+  lua_pop(L, 1);
+  retire(L, lg, ud);
+}
+
+static int ended_unstarted(const lgreen *lg) {
+  return !lg->done && !lg->started && lg->g != NULL &&
+         green_state(lg->g) == GREEN_DEAD;
+}
+
 /* ---------------------------------------------------------------- spawn */
 
 static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
@@ -490,11 +511,13 @@ static int l_getcurrent(lua_State *L) {
 
 /* Wait for lg to die. Returns 0 once it has; pushes nil, "timeout" and
    returns 2 if the time ran out. */
-static int join(lua_State *L, lgreen *lg, double timeout) {
+/* Wait for lg, at index ud, to die. */
+static int join(lua_State *L, lgreen *lg, int ud, double timeout) {
   int rc;
   if (lg->done) return 0;
   lgreen_check_can_block(L, "join");
   rc = lgreen_check_result(L, green_join(lg->g, timeout), "join");
+  if (ended_unstarted(lg)) finish_ended_unstarted(L, lg, ud);
   if (rc == GREEN_ETIMEDOUT) {
     luaL_pushfail(L);
     lua_pushliteral(L, "timeout");
@@ -504,7 +527,7 @@ static int join(lua_State *L, lgreen *lg, double timeout) {
 }
 
 static int l_join(lua_State *L) {
-  int n = join(L, lgreen_check(L, 1), lgreen_opt_timeout(L, 2));
+  int n = join(L, lgreen_check(L, 1), 1, lgreen_opt_timeout(L, 2));
   if (n > 0) return n;
   lua_pushboolean(L, 1);
   return 1;
@@ -523,7 +546,7 @@ static void push_exception(lua_State *L, const lgreen *lg, int ud) {
 
 static int l_get(lua_State *L) {
   lgreen *lg = lgreen_check(L, 1);
-  int n = join(L, lg, lgreen_opt_timeout(L, 2)), i;
+  int n = join(L, lg, 1, lgreen_opt_timeout(L, 2)), i;
   if (n > 0) return n;
   if (lg->failed) {
     push_exception(L, lg, 1);
@@ -579,7 +602,7 @@ static int l_kill(lua_State *L) {
   if (rc < 0) return luaL_error(L, "kill: %s", green_strerror(rc));
   lg->kill_pending = 1;
   if (green_state(lg->g) == GREEN_DEAD && !lg->done) finish_unstarted(L, lg, 1);
-  if (block) return join(L, lg, timeout);
+  if (block) return join(L, lg, 1, timeout);
   return 0;
 }
 
@@ -597,7 +620,9 @@ static int l_cancel(lua_State *L) {
 }
 
 static int l_ready(lua_State *L) {
-  lua_pushboolean(L, lgreen_check(L, 1)->done);
+  lgreen *lg = lgreen_check(L, 1);
+  if (ended_unstarted(lg)) finish_ended_unstarted(L, lg, 1);
+  lua_pushboolean(L, lg->done);
   return 1;
 }
 

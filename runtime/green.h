@@ -126,7 +126,9 @@ typedef struct {
   unsigned stacks_mapped;     /* stacks mapped with their own guard page */
   unsigned stacks_in_arenas;  /* arena stack slots in existence */
   unsigned stacks_pooled;     /* free stacks waiting for reuse */
-  uint64_t stacks_reused;     /* spawns served from the pool */
+  unsigned stackless;         /* new greenlets waiting for a stack (past
+                                 the mappings kept for the process) */
+  uint64_t stacks_reused;     /* starts served from the pool */
   uint64_t stack_maps;        /* mmap calls made for stacks and arenas */
 } green_hub_stats_t;
 

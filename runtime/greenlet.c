@@ -14,6 +14,9 @@
 
 #define RECORD_POOL_MAX 1024
 
+/* green_t.stackless: where a new greenlet without a stack is. */
+enum { STACKLESS_NO, STACKLESS_WAITING, STACKLESS_PROMOTED };
+
 /* Ids are unique in the process. A hub takes them from the shared counter
    a block at a time, so that a spawn does not pay for a locked add (which
    also waits for the spawn's earlier stores). Within a hub they rise in
@@ -103,15 +106,40 @@ static void mark_dead(green_t *g, int exit_status) {
   green__wake_all(&g->joiners, 0);
 }
 
+/* The first greenlet waiting for a stack tries again: ready, ahead of every
+   greenlet spawned after it, so that starts keep their order. */
+static void promote_stackless(green_hub_t *hub) {
+  green_t *first;
+  if (green__list_empty(&hub->stackless)) return;
+  first = green__container(green__list_shift(&hub->stackless), green_t, link);
+  first->stackless = STACKLESS_PROMOTED;
+  green__list_unshift(&hub->ready, &first->link);
+  hub->ready_count++;
+}
+
 /* Called once the dead greenlet's stack is no longer in use: the stack goes
-   back to the pool and the hub drops its reference. */
+   back to the pool, warm for the next greenlet to start, and the hub drops
+   its reference. The first greenlet waiting for a stack is ready again. */
 void green__greenlet_reap(green_t *g) {
+  green_hub_t *hub = g->hub;
   if (g->stack != NULL) {
     green__fiber_destroy(g);
-    green__stack_release(g->hub, g->stack);
+    green__stack_release(hub, g->stack);
     g->stack = NULL;
+    hub->stacks_held--;
+    promote_stackless(hub);
   }
   green_release(g);
+}
+
+/* A new greenlet that can never have a stack: it ends as if killed before
+   it started, with the reason as its exit status. The next one waiting
+   tries then, as nothing else would make it. */
+static void refuse_start(green_t *g, int rc) {
+  green_hub_t *hub = g->hub;
+  mark_dead(g, rc);
+  green__greenlet_reap(g);
+  if (hub->stacks_held == 0) promote_stackless(hub);
 }
 
 /* A greenlet's life on its own stack; returns what runs after it. */
@@ -139,6 +167,38 @@ static int check_spawn(green_entry_t fn, const green_spawn_options_t *opts,
   return 0;
 }
 
+/*
+** Give a greenlet about to run for the first time its stack. A greenlet
+** holds none until then, so a burst of spawns maps nothing: each takes
+** the stack the last one to end gave back. Returns 0, or what stopped it:
+** it then waits in the stackless queue until a greenlet gives a stack
+** back (green__greenlet_reap), in the order it was spawned, or if none
+** holds one that could, it ends with the reason. Greenlets spawned after
+** one that waits wait behind it.
+*/
+int green__greenlet_equip(green_t *g) {
+  green_hub_t *hub = g->hub;
+  int promoted = g->stackless == STACKLESS_PROMOTED, rc;
+  g->stackless = 0;
+  if (!promoted && !green__list_empty(&hub->stackless))
+    rc = GREEN_EAGAIN;
+  else if ((rc = green__stack_acquire(hub, g->stack_size, &g->stack)) == 0) {
+    hub->stacks_held++;
+    green__fiber_init(g, 0);
+    green__context_init(&g->ctx, g->stack->lo, g->stack->size, greenlet_main,
+                        g);
+    return 0;
+  }
+  if (hub->stacks_held == 0 && rc != GREEN_EAGAIN) {
+    refuse_start(g, rc);
+  } else {
+    g->stackless = STACKLESS_WAITING;
+    if (promoted) green__list_unshift(&hub->stackless, &g->link);
+    else green__list_push(&hub->stackless, &g->link);
+  }
+  return rc;
+}
+
 static void start_later_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   green_t *g = w->data;
   (void)loop;
@@ -161,18 +221,12 @@ static int spawn(double delay, green_entry_t fn, void *arg,
     record_recycle(g);
     return GREEN_ENOMEM;
   }
-  rc = green__stack_acquire(hub, stack_size, &g->stack);
-  if (rc < 0) {
-    record_recycle(g);
-    return rc;
-  }
+  g->stack_size = stack_size;
   g->fn = fn;
   g->arg = arg;
   g->id = green__next_id(hub);
   g->state = GREEN_NEW;
   g->refs = out != NULL ? 2 : 1;
-  green__fiber_init(g, 0);
-  green__context_init(&g->ctx, g->stack->lo, g->stack->size, greenlet_main, g);
   green__list_push(&hub->all, &g->all);
   hub->alive++;
   hub->stats.spawned++;
@@ -218,11 +272,15 @@ int green_kill(green_t *g) {
   switch (g->state) {
     case GREEN_DEAD:
       break;
-    case GREEN_NEW:       /* never runs; its stack was never entered */
-      if (ev_is_active(&g->start_timer))
+    case GREEN_NEW:       /* never runs, and holds no stack */
+      if (ev_is_active(&g->start_timer)) {
         ev_timer_stop(hub->loop, &g->start_timer);
-      else
+      } else if (g->stackless == STACKLESS_WAITING) {
+        green__list_remove(&g->link);
+        g->stackless = 0;
+      } else {
         green__ready_remove(hub, g);
+      }
       mark_dead(g, GREEN_ECANCELED);
       green__greenlet_reap(g);
       break;

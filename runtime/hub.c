@@ -99,7 +99,7 @@ green__context *green__hub_loop(void *arg) {
     alive = ev_run(hub->loop, hub->ready_count > 0 ? EVRUN_NOWAIT : EVRUN_ONCE);
     if (hub->ready_count == 0 && !alive) green__wake_stuck(hub);
     /* Events may have woken nobody (a host watcher, a post): poll again. */
-    if ((next = green__ready_shift(hub)) != NULL) green__switch_to(hub, next);
+    if ((next = green__ready_next(hub)) != NULL) green__switch_to(hub, next);
   }
 }
 
@@ -192,6 +192,7 @@ int green_hub_new(const green_hub_options_t *opts, green_hub_t **out) {
   apply_options(hub, opts);
   green__stack_pool_init(hub);
   green__list_init(&hub->ready);
+  green__list_init(&hub->stackless);
   green__list_init(&hub->all);
   green__list_init(&hub->free_records);
   if (hub->loop == NULL) {
@@ -322,6 +323,7 @@ int green_hub_stats(green_hub_t *hub, green_hub_stats_t *stats) {
   stats->stacks_mapped = hub->guarded_mapped;
   stats->stacks_in_arenas = hub->arena_slots;
   stats->stacks_pooled = hub->free_stack_count;
+  stats->stackless = (unsigned)green__list_length(&hub->stackless);
   return 0;
 }
 

@@ -72,7 +72,9 @@ struct green_greenlet {
   green__node link;         /* ready queue, or the hub's record pool */
   green__node all;          /* every live greenlet of the hub */
   green_hub_t *hub;
-  green__stack *stack;      /* NULL for the main greenlet */
+  green__stack *stack;      /* NULL for the main greenlet, and until a
+                               greenlet first runs (green__ready_next) */
+  size_t stack_size;        /* what it asked for */
   green_entry_t fn;
   void *arg;
   void *result;
@@ -87,6 +89,7 @@ struct green_greenlet {
   int wake_status;          /* what the blocking call returns */
   int exit_status;          /* 0 returned; GREEN_ECANCELED never started */
   unsigned char kill_pending;
+  unsigned char stackless;  /* new and stackless: see greenlet.c */
   unsigned char joining;    /* blocked in green_join: waits on another */
   uint64_t blocked_at;      /* the hub's count of blocks when it blocked */
   void *asan_fake_stack;    /* sanitizer bookkeeping, see sched.c */
@@ -140,6 +143,10 @@ struct green_hub {
 
   green__node ready;        /* FIFO of green_t.link */
   unsigned ready_count;
+  green__node stackless;    /* new greenlets no stack could be had for yet,
+                               FIFO of green_t.link (greenlet.c) */
+  unsigned stacks_held;     /* stacks greenlets hold: while any does, one
+                               will come back for the stackless */
   green__node all;          /* green_t.all of live spawned greenlets */
   unsigned alive;
   green__node free_records;
@@ -185,6 +192,7 @@ void green__fiber_destroy(green_t *g);
 void green__ready_push(green_hub_t *hub, green_t *g);
 void green__ready_remove(green_hub_t *hub, green_t *g);
 green_t *green__ready_shift(green_hub_t *hub);
+green_t *green__ready_next(green_hub_t *hub);
 void green__wake(green_t *g, int status);
 int green__block(green_hub_t *hub);
 int green__wait(green_hub_t *hub, green__node *waitq, double timeout);
@@ -210,6 +218,7 @@ green__context *green__schedule_final(green_hub_t *hub);
 
 /* greenlet.c */
 void green__greenlet_reap(green_t *g);
+int green__greenlet_equip(green_t *g);
 void green__record_free_all(green_hub_t *hub);
 uint64_t green__next_id(green_hub_t *hub);
 

@@ -50,4 +50,12 @@ static inline green__node *green__list_shift(green__node *list) {
   return head;
 }
 
+/* O(n): for statistics, not for paths that run often. */
+static inline size_t green__list_length(const green__node *list) {
+  const green__node *node;
+  size_t n = 0;
+  for (node = list->next; node != list; node = node->next) n++;
+  return n;
+}
+
 #endif

@@ -141,10 +141,19 @@ void green__switch_landed(green_hub_t *hub) {
   if (prev->state == GREEN_DEAD) green__greenlet_reap(prev);
 }
 
+/* The next ready greenlet that can run: one that has not run yet gets its
+   stack now (green__greenlet_equip), or waits in the stackless queue. */
+green_t *green__ready_next(green_hub_t *hub) {
+  green_t *next;
+  while ((next = green__ready_shift(hub)) != NULL &&
+         next->state == GREEN_NEW && green__greenlet_equip(next) < 0) {}
+  return next;
+}
+
 /* The next ready greenlet, or the hub if none is or a poll is due. */
 static green_t *pick_next(green_hub_t *hub) {
   green_t *next = NULL;
-  if (!green__poll_due(hub)) next = green__ready_shift(hub);
+  if (!green__poll_due(hub)) next = green__ready_next(hub);
   return next != NULL ? next : &hub->hubg;
 }
 
