@@ -202,7 +202,10 @@ GREEN_API int green_hub_foreach(green_hub_t *hub,
 /* Spawn a greenlet that runs fn(arg) once the greenlets already ready have
    run. opts may be NULL. With out non-NULL the caller gets a reference and
    must green_release() it; with NULL the greenlet is detached. Does not
-   block; also allowed from libev callbacks on the hub. */
+   block; also allowed from libev callbacks on the hub. The greenlet gets
+   its stack when it first runs; if none can be had then, it waits for one
+   a finished greenlet gives back, or ends unstarted (green_result says
+   why) when no greenlet holds one. */
 GREEN_API int green_spawn(green_entry_t fn, void *arg,
                           const green_spawn_options_t *opts, green_t **out);
 
@@ -319,8 +322,9 @@ GREEN_API int green_cancel_kill(green_t *g);
 GREEN_API int green_kill_pending(const green_t *g);
 
 /* The entry function's result: 0 and *result set once g returned;
-   GREEN_ECANCELED if it was killed before it started; GREEN_EAGAIN while
-   it has not finished. */
+   GREEN_ECANCELED if it was killed before it started; GREEN_ENOSPC or
+   GREEN_ENOMEM if it ended unstarted for want of a stack; GREEN_EAGAIN
+   while it has not finished. */
 GREEN_API int green_result(const green_t *g, void **result);
 
 /* A greenlet's name, or NULL if it has none. */

@@ -87,7 +87,8 @@ static void forget(green__stack *s) {
 ** needs mappings too: had stacks taken the last ones, the process could not
 ** even allocate what it needs to end its greenlets. So the stacks of every
 ** hub may hold the limit less MAPPINGS_KEPT for the rest of the process;
-** past that, a spawn fails with GREEN_ENOSPC. Each mapping with a guard
+** past that, acquiring a stack fails with GREEN_ENOSPC (and the greenlet
+** waits for one, greenlet.c). Each mapping with a guard
 ** page is two kernel mappings. A test sets green__stack_mapping_budget.
 */
 #define MAPPINGS_KEPT 4096
