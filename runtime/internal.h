@@ -74,7 +74,6 @@ struct green_greenlet {
   green_hub_t *hub;
   green__stack *stack;      /* NULL for the main greenlet, and until a
                                greenlet first runs (green__ready_next) */
-  size_t stack_size;        /* what it asked for */
   green_entry_t fn;
   void *arg;
   void *result;
@@ -96,6 +95,7 @@ struct green_greenlet {
   const void *asan_bottom;
   size_t asan_size;
   void *tsan_fiber;
+  size_t stack_size;        /* what it asked for, taken at its first run */
 };
 
 /* A greenlet waiting in a wait queue; lives on the waiter's stack. A waker

@@ -143,11 +143,18 @@ void green__switch_landed(green_hub_t *hub) {
 
 /* The next ready greenlet that can run: one that has not run yet gets its
    stack now (green__greenlet_equip), or waits in the stackless queue. */
-green_t *green__ready_next(green_hub_t *hub) {
-  green_t *next;
-  while ((next = green__ready_shift(hub)) != NULL &&
-         next->state == GREEN_NEW && green__greenlet_equip(next) < 0) {}
+static __attribute__((noinline)) green_t *equip_next(green_hub_t *hub,
+                                                     green_t *next) {
+  while (next != NULL && next->state == GREEN_NEW &&
+         green__greenlet_equip(next) < 0)
+    next = green__ready_shift(hub);
   return next;
+}
+
+green_t *green__ready_next(green_hub_t *hub) {
+  green_t *next = green__ready_shift(hub);
+  if (next == NULL || next->state != GREEN_NEW) return next;
+  return equip_next(hub, next);
 }
 
 /* The next ready greenlet, or the hub if none is or a poll is due. */
