@@ -501,6 +501,14 @@ static int l_spawn_later(lua_State *L) {
   return spawn_common(L, POOL(L), seconds, 2, 0);
 }
 
+/* is_greenlet(v): whether v is a Greenlet. */
+static int l_is_greenlet(lua_State *L) {
+  const lgreen *lg = lua_touserdata(L, 1);
+  lua_pushboolean(L, lg != NULL && lua_rawlen(L, 1) == sizeof *lg &&
+                     lg->marker == &marker);
+  return 1;
+}
+
 static int l_getcurrent(lua_State *L) {
   lgreen_push_current(L);
   return 1;
@@ -780,6 +788,7 @@ void lgreen_open_greenlet(lua_State *L) {
     {"spawn_raw", l_spawn_raw},
     {"spawn_later", l_spawn_later},
     {"getcurrent", l_getcurrent},
+    {"is_greenlet", l_is_greenlet},
     {"kill", l_kill},
     {NULL, NULL}
   };

@@ -58,6 +58,30 @@ describe("green.joinall", function()
     assert.same({}, green.joinall({slow}, {timeout = 0.01}))
     slow:kill()
   end)
+
+  it("waits for all greenlets without watching any, in the order given", function()
+    local a, b, c = sleeper(0.03, "a"), sleeper(0.01, "b"), sleeper(0.02, "c")
+    local before = green.stats()
+    assert.same({a, b, c}, green.joinall({a, b, c}))
+    assert.equals(before.spawned, green.stats().spawned)
+    -- With a timeout, those that ended in time, still in the order given.
+    local slow, quick = sleeper(10), sleeper(0.01)
+    assert.same({quick}, green.joinall({slow, quick}, {timeout = 0.05}))
+    slow:kill()
+    -- With a count, the order they ended in.
+    local x, y = sleeper(0.02, "x"), sleeper(0.01, "y")
+    assert.same({y}, green.joinall({x, y}, {count = 1}))
+    x:join()
+  end)
+
+  it("tells a greenlet from anything else", function()
+    assert.is_true(green.is_greenlet(green.getcurrent()))
+    assert.is_true(green.is_greenlet(green.spawn_raw(function() end)))
+    for _, v in ipairs{1, "g", {}, io.stdout, green.Event()} do
+      assert.is_false(green.is_greenlet(v))
+    end
+    assert.is_false(green.is_greenlet())
+  end)
 end)
 
 describe("green.killall", function()

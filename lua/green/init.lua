@@ -65,7 +65,10 @@ end
 -- Whether obj can be waited for: anything with ready() and either wait()
 -- or, as greenlets, link() and unlink(). Indexing is protected: a foreign
 -- userdata may refuse it.
+local is_greenlet = green.is_greenlet
+
 local function waitable(obj)
+  if is_greenlet(obj) then return true end
   local t = type(obj)
   if t ~= "table" and t ~= "userdata" then return false end
   local ok, ready, wait, link, unlink = pcall(function()
@@ -145,14 +148,43 @@ end
 
 local joinall_options = {timeout = true, count = true, raise_error = true}
 
+local function all_greenlets(objects)
+  for _, obj in ipairs(objects) do
+    if not is_greenlet(obj) then return false end
+  end
+  return true
+end
+
+-- Wait for every greenlet, joining each in turn within what is left of
+-- the time: when all are to end, the order they end in does not matter,
+-- and a join watches nothing. Returns those that ended, in list order.
+local function join_each(greenlets, timeout)
+  local deadline = timeout and now() + timeout
+  for _, g in ipairs(greenlets) do
+    local left = deadline and math.max(0, deadline - now())
+    if not g:join(left) then break end
+  end
+  local done = {}
+  for _, g in ipairs(greenlets) do
+    if g:ready() then done[#done + 1] = g end
+  end
+  return done
+end
+
 --- Wait for greenlets to finish: opts.timeout, opts.count, and
 -- opts.raise_error to re-raise the first error among those finished.
--- Returns the greenlets that finished.
+-- Returns the greenlets that finished: in the order they finished, or
+-- (waiting for all of them) in the order given.
 function green.joinall(greenlets, opts)
   if opts ~= nil then args.check_options(opts, 2, "joinall", joinall_options) end
   opts = opts or {}
   check_wait("joinall", greenlets, opts.timeout, opts.count, 2)
-  local done = collect(greenlets, opts.timeout, opts.count)
+  local done
+  if opts.count == nil and all_greenlets(greenlets) then
+    done = join_each(greenlets, opts.timeout)
+  else
+    done = collect(greenlets, opts.timeout, opts.count)
+  end
   if opts.raise_error then
     for _, g in ipairs(done) do
       if not g:successful() then error(g.exception, 0) end
