@@ -678,6 +678,18 @@ static int l_link_value(lua_State *L) { return add_link(L, LINK_VALUE); }
 static int l_link_exception(lua_State *L) { return add_link(L, LINK_EXCEPTION); }
 static int l_rawlink(lua_State *L) { return add_link(L, LINK_RAW); }
 
+/* Remove entry i of the sequence on top, keeping the others' order:
+   what table.remove does, without reaching it through the globals a
+   script may have changed. */
+static void remove_entry(lua_State *L, lua_Integer i, lua_Integer n) {
+  for (; i < n; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    lua_rawseti(L, -2, i);
+  }
+  lua_pushnil(L);
+  lua_rawseti(L, -2, n);
+}
+
 static int l_unlink(lua_State *L) {
   lua_Integer i, n;
   lgreen_check(L, 1);
@@ -687,19 +699,12 @@ static int l_unlink(lua_State *L) {
     return 0;
   n = (lua_Integer)lua_rawlen(L, -1);
   for (i = n; i >= 1; i--) {
+    int same;
     lua_rawgeti(L, -1, i);
     lua_rawgeti(L, -1, 1);
-    if (lua_rawequal(L, -1, 2)) {
-      lua_pop(L, 2);
-      lua_getglobal(L, "table");          /* table.remove keeps order */
-      lua_getfield(L, -1, "remove");
-      lua_pushvalue(L, -3);
-      lua_pushinteger(L, i);
-      lua_call(L, 2, 0);
-      lua_pop(L, 1);
-    } else {
-      lua_pop(L, 2);
-    }
+    same = lua_rawequal(L, -1, 2);
+    lua_pop(L, 2);
+    if (same) remove_entry(L, i, n--);
   }
   return 0;
 }
