@@ -1,4 +1,5 @@
-# green: make builds libgreen.a and libgreen.so; make test runs the C tests.
+# green: make builds libgreen.a, libgreen.so and the Lua module; make test
+# runs the C tests and the Lua specs.
 # Variants build into their own directory: make asan, make valgrind,
 # make test SWITCH=ucontext, make check (all of them), make bench.
 
@@ -103,12 +104,13 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libgreen.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libgreen.a $(LIBS)
 
-# Every test program prints "ok - name" or "not ok - name"; one that dies
-# counts as a failure of its own. PER_TEST=1 runs each test as a process of
-# its own instead of letting the program fork one child per test.
 # The environment that makes `require "green"` work from the source tree.
 LUA_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;' GREEN_BUILD='$(BUILD)'
 
+# Every test program prints "ok - name" or "not ok - name"; one that dies
+# counts as a failure of its own. PER_TEST=1 runs each test as a process of
+# its own instead of letting the program fork one child per test. Then the
+# Lua specs run under busted, unless RUN_SPECS=no.
 test: all $(TESTS) $(EXAMPLES)
 	@status=0; for t in $(TESTS); do \
 	  if [ -n "$(PER_TEST)" ]; then \
@@ -139,7 +141,7 @@ test-aarch64:
 # runtime (which carries UBSan's too).
 asan:
 	$(MAKE) test BUILD=build/asan CC=clang \
-	  SPEC_ENV="LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-x86_64.so) ASAN_OPTIONS=detect_leaks=0" \
+	  SPEC_ENV="LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-$(ARCH).so) ASAN_OPTIONS=detect_leaks=0" \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 # ThreadSanitizer, for what crosses threads (green_hub_post). The tests
