@@ -275,6 +275,10 @@ static void retire_thread(lua_State *L, lgreen *lg) {
   lg->g = NULL;
   lg->thread.T = NULL;
   lg->thread.handle = lg->thread.anchor = LUA_NOREF;
+  if (thread.T == NULL) {       /* it never started: the slot is its own */
+    luaL_unref(L, LUA_REGISTRYINDEX, thread.handle);
+    return;
+  }
   lua_pushboolean(L, 0);
   lua_rawseti(L, LUA_REGISTRYINDEX, thread.handle);
   if (lua_status(thread.T) != LUA_OK) lua_resetthread(thread.T);  /* resumed */
@@ -367,7 +371,8 @@ static int keep_traceback(lua_State *L) {
 }
 
 /*
-** Until its greenlet starts, a thread holds [handler, fn, args..., guard].
+** A greenlet spawned while the pool has an idle thread takes it at once,
+** and until it starts the thread holds [handler, fn, args..., guard].
 ** Code that kept the thread of an earlier greenlet (coroutine.running())
 ** could resume it as a coroutine, which calls the top value: the guard,
 ** which refuses. What the resume or a coroutine.close did to the thread is
@@ -394,18 +399,84 @@ static __attribute__((noinline, cold)) void fail_taken(lgreen *lg) {
   finish(lg, LUA_ERRRUN);
 }
 
-static void *entry(void *arg) {
-  lgreen *lg = arg;
+/* The start of a greenlet that took its thread at its spawn. */
+static void start_on_own_thread(lgreen *lg) {
   lua_State *T = lg->thread.T;
   int nargs;
-  lg->started = 1;
   if (!thread_intact(T)) {
     fail_taken(lg);
-    return NULL;
+    return;
   }
   nargs = lua_gettop(T) - 3;              /* [handler, fn, args, guard] */
   lua_settop(T, -2);
   finish(lg, lua_pcall(T, nargs, LUA_MULTRET, 1));
+}
+
+/* The first user value of the function and arguments a greenlet waits to
+   start with, when none was idle at its spawn. */
+static int start_values(const lgreen *lg) {
+  return (lg->raw ? UV_ENV : UV_COUNT) + 1;
+}
+
+/* Let go of them: nil in their user values (the handle at ud). */
+static void drop_start_values(lua_State *L, const lgreen *lg, int ud) {
+  int first = start_values(lg), i;
+  if (lg->thread.T != NULL) return;       /* they are on its thread */
+  for (i = 0; i <= (int)lg->nargs; i++) {
+    lua_pushnil(L);
+    lua_setiuservalue(L, ud, first + i);
+  }
+}
+
+/* No memory for a thread to start on: the greenlet ends failed, with no
+   memory to keep more of its end (the maker is the one thread at hand). */
+static __attribute__((noinline, cold)) void fail_start(lgreen *lg) {
+  lua_State *M = lg->pool->maker;
+  lg->done = lg->failed = lg->no_memory = 1;
+  drop_pending(M, lg);
+  green_release(lg->g);
+  lg->g = NULL;
+  luaL_unref(M, LUA_REGISTRYINDEX, lg->thread.handle);
+  lg->thread.handle = LUA_NOREF;
+}
+
+/* The start of one that took no thread at its spawn (a burst had taken the
+   idle ones): a thread from the pool now, to whose slot its handle moves,
+   and on whose stack go its function and arguments, [handler, fn,
+   args...]; then the call. Nothing here raises: each push has room, and
+   the slots written exist already. So a burst needs as many threads as
+   run at once, not one per spawn. */
+static void start_on_late_thread(lgreen *lg) {
+  lgreen_thread t;
+  lua_State *T;
+  int first = start_values(lg), nargs = (int)lg->nargs, i;
+  if (!lgreen_pool_take(lg->pool, &t)) {
+    fail_start(lg);
+    return;
+  }
+  if (!lua_checkstack(t.T, nargs + 4)) {
+    lgreen_pool_give(t.T, lg->pool, t);
+    fail_start(lg);
+    return;
+  }
+  T = t.T;
+  lua_pushcfunction(T, keep_traceback);   /* T: [handler] */
+  lgreen_push_handle(T, lg);              /* T: [handler, handle] */
+  lua_pushvalue(T, 2);
+  lua_rawseti(T, LUA_REGISTRYINDEX, t.handle);
+  luaL_unref(T, LUA_REGISTRYINDEX, lg->thread.handle);
+  lg->thread = t;
+  for (i = 0; i <= nargs; i++) lua_getiuservalue(T, 2, first + i);
+  drop_start_values(T, lg, 2);
+  lua_remove(T, 2);                       /* T: [handler, fn, args...] */
+  finish(lg, lua_pcall(T, nargs, LUA_MULTRET, 1));
+}
+
+static void *entry(void *arg) {
+  lgreen *lg = arg;
+  lg->started = 1;
+  if (lg->thread.T != NULL) start_on_own_thread(lg);
+  else start_on_late_thread(lg);
   return NULL;
 }
 
@@ -413,6 +484,7 @@ static void *entry(void *arg) {
    thread is idle, so it can be emptied from here too. */
 static void finish_unstarted(lua_State *L, lgreen *lg, int ud) {
   ud = lua_absindex(L, ud);
+  drop_start_values(L, lg, ud);
   lgreen_push_exit(L);
   record_end(L, lg, LUA_OK, lua_gettop(L), 1, ud);
   lua_pop(L, 1);
@@ -429,6 +501,7 @@ static void finish_ended_unstarted(lua_State *L, lgreen *lg, int ud) {
     return;
   }
   ud = lua_absindex(L, ud);
+  drop_start_values(L, lg, ud);
   lua_pushfstring(L, "the greenlet could not start: %s", green_strerror(rc));
   record_end(L, lg, LUA_ERRRUN, lua_gettop(L), 1, ud);
   lua_pop(L, 1);
@@ -442,38 +515,85 @@ static int ended_unstarted(const lgreen *lg) {
 
 /* ---------------------------------------------------------------- spawn */
 
-static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
-                        int fn_index, int raw) {
-  int nargs = lua_gettop(L) - fn_index, rc;
-  lgreen *lg;
+/* The most arguments a spawn keeps for the start (lgreen.nargs). */
+#define MAX_ARGS ((1 << 20) - 1)
+
+/* The most arguments a spawn keeps for a late start (lgreen.nargs). */
+#define MAX_ARGS ((1 << 20) - 1)
+
+/* Put the function and its arguments where the greenlet starts from: on
+   an idle thread, taken now, or in user values of the handle at ud. */
+static int keep_start(lua_State *L, lgreen *lg, int ud, int fn_index,
+                      int nargs) {
+  int first = start_values(lg), i;
   lua_State *T;
-  lgreen_check_callable(L, fn_index);
-  lg = lua_newuserdatauv(L, sizeof *lg, raw ? UV_ENV : UV_COUNT);
-  init_record(lg, pool);
-  lg->raw = raw != 0;
-  set_metatable(L, lg, lua_gettop(L));
-  if (!raw) lgreen_record_spawn_tree(L, lua_gettop(L));
-  lg->thread = lgreen_pool_take(L, pool);
-  T = lg->thread.T;
-  if (!lua_checkstack(T, nargs + 3)) {
-    lgreen_pool_give(L, pool, lg->thread);
-    return luaL_error(L, "spawn: too many arguments");
+  if (lg->thread.T == NULL) {
+    for (i = 0; i <= nargs; i++) {
+      lua_pushvalue(L, fn_index + i);
+      lua_setiuservalue(L, ud, first + i);
+    }
+    lua_pushvalue(L, ud);
+    lg->thread.handle = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 1;
   }
+  T = lg->thread.T;
+  if (!lua_checkstack(T, nargs + 3)) return 0;
   lua_pushcfunction(T, keep_traceback);   /* T: [handler] */
-  lua_rotate(L, fn_index, 1);             /* L: [handle, fn, args...] */
+  lua_pushvalue(L, ud);
+  lua_rawseti(L, LUA_REGISTRYINDEX, lg->thread.handle);
+  lua_remove(L, ud);                      /* L: [fn, args...] */
   lua_xmove(L, T, nargs + 1);             /* T: [handler, fn, args] */
   lua_pushcfunction(T, refuse_resume);    /* T: [..., guard] */
+  lgreen_push_handle(L, lg);
+  return 1;
+}
+
+/* Undo keep_start for a spawn that failed. */
+static void unkeep_start(lua_State *L, lgreen *lg) {
+  if (lg->thread.T == NULL) {
+    luaL_unref(L, LUA_REGISTRYINDEX, lg->thread.handle);
+  } else {
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, LUA_REGISTRYINDEX, lg->thread.handle);
+    lua_settop(lg->thread.T, 0);
+    lgreen_pool_give(L, lg->pool, lg->thread);
+  }
+  lg->thread.T = NULL;
+  lg->thread.handle = LUA_NOREF;
+  lg->done = 1;
+}
+
+static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
+                        int fn_index, int raw) {
+  int nargs = lua_gettop(L) - fn_index, rc, ud, late = pool->count == 0;
+  lgreen *lg;
+  lgreen_check_callable(L, fn_index);
+  if (late && nargs > MAX_ARGS)
+    return luaL_error(L, "spawn: too many arguments");
+  lg = lua_newuserdatauv(L, sizeof *lg, (raw ? UV_ENV : UV_COUNT) +
+                                        (late ? 1 + nargs : 0));
+  init_record(lg, pool);
+  lg->raw = raw != 0;
+  lg->nargs = late ? (unsigned)nargs : 0;
+  ud = lua_gettop(L);
+  set_metatable(L, lg, ud);
+  if (!raw) lgreen_record_spawn_tree(L, ud);
+  if (!late) lgreen_pool_take(pool, &lg->thread);
+  if (!keep_start(L, lg, ud, fn_index, nargs)) {
+    lgreen_pool_give(L, pool, lg->thread);
+    lg->thread.T = NULL;
+    lg->thread.handle = LUA_NOREF;
+    lg->done = 1;
+    return luaL_error(L, "spawn: too many arguments");
+  }
   rc = delay > 0 ? green_spawn_later(delay, entry, lg, NULL, &lg->g)
                  : green_spawn(entry, lg, NULL, &lg->g);
   if (rc < 0) {
-    lua_settop(T, 0);
-    lgreen_pool_give(L, pool, lg->thread);
+    unkeep_start(L, lg);
     return luaL_error(L, "spawn: %s", green_strerror(rc));
   }
   green_set_binding_data(lg->g, lg);
   lg->id = green_id(lg->g);
-  lua_pushvalue(L, -1);
-  lua_rawseti(L, LUA_REGISTRYINDEX, lg->thread.handle);
   return 1;
 }
 

@@ -40,13 +40,17 @@ typedef struct lgreen_pool {
                                of other states on the same hub */
   int adopted;              /* handles of greenlets Lua did not spawn */
   int adopted_sweep_at;     /* let go of the dead ones at this count */
+  lua_State *maker;         /* makes threads for greenlets as they start,
+                               on whatever C stack that is (pool.c) */
 } lgreen_pool;
 
 /*
 ** A Lua greenlet: a Lua thread run with lua_pcall on a C greenlet's stack.
-** The userdata is the Lua handle; while the greenlet may run, its thread's
-** handle slot in the registry holds it. Its user values (UV_*) keep what
-** is kept in Lua.
+** The userdata is the Lua handle. Until the greenlet starts it holds no
+** thread: its function and arguments wait in user values past the UV_*
+** ones, and a registry slot of its own holds the handle; once it starts,
+** its thread's handle slot does. Its user values (UV_*) keep what is kept
+** in Lua.
 */
 typedef struct lgreen {
   const void *marker;       /* tells a Greenlet from other userdata */
@@ -65,6 +69,7 @@ typedef struct lgreen {
   unsigned no_memory : 1;   /* failed with no memory to keep its end */
   unsigned kill_pending : 1;  /* killed, and the kill not yet raised: a
                                  Timeout due meanwhile waits (timeout.c) */
+  unsigned nargs : 20;      /* arguments waiting for the start */
 } lgreen;
 _Static_assert(sizeof(lgreen) <= 64, "a raw handle outgrows the fast bins");
 
@@ -193,7 +198,7 @@ void lgreen_open_deferred(lua_State *L);
 void lgreen_open_semaphore(lua_State *L);
 
 /* pool.c */
-lgreen_thread lgreen_pool_take(lua_State *L, lgreen_pool *pool);
+int lgreen_pool_take(lgreen_pool *pool, lgreen_thread *t);
 void lgreen_pool_give(lua_State *L, lgreen_pool *pool, lgreen_thread t);
 lgreen_pool *lgreen_pool_open(lua_State *L);
 

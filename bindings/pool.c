@@ -1,5 +1,7 @@
 /*
-** pool.c: Lua threads of finished greenlets, kept for the next spawn.
+** pool.c: Lua threads of finished greenlets, kept for the next greenlet to
+** start. A greenlet takes its thread when it first runs, so a burst of
+** spawns needs as many threads as run at once, not one per spawn.
 **
 ** Every thread made for a greenlet has two registry slots of its own, taken
 ** once with luaL_ref when it is made: one anchors the thread itself for as
@@ -39,21 +41,42 @@ static void arm(lua_State *L, lgreen_pool *pool) {
   pool->armed = 1;
 }
 
-/* An idle thread, or a new one with slots of its own. */
-lgreen_thread lgreen_pool_take(lua_State *L, lgreen_pool *pool) {
-  lgreen_thread t;
-  if (pool->count > 0) {
-    t = pool->idle[--pool->count];
-    if (pool->count < pool->low) pool->low = pool->count;
-    return t;
-  }
-  if (!pool->armed) arm(L, pool);
+/* Make a thread with slots of its own: [pool, &t] on the maker. */
+static int make_thread(lua_State *M) {
+  lgreen_pool *pool = lua_touserdata(M, 1);
+  lgreen_thread *t = lua_touserdata(M, 2);
+  if (!pool->armed) arm(M, pool);
+  t->T = lua_newthread(M);
+  t->anchor = luaL_ref(M, LUA_REGISTRYINDEX);
+  lua_pushboolean(M, 0);
+  t->handle = luaL_ref(M, LUA_REGISTRYINDEX);
   pool->threads++;
-  t.T = lua_newthread(L);
-  t.anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pushboolean(L, 0);
-  t.handle = luaL_ref(L, LUA_REGISTRYINDEX);
-  return t;
+  return 0;
+}
+
+/*
+** A thread for a greenlet that starts: an idle one, or a new one. Called
+** on the greenlet's own C stack, in no Lua call, so the new one is made on
+** the pool's maker thread, protected: 1, or 0 with no memory for it. An
+** idle thread that code kept and resumed as a coroutine meanwhile is
+** emptied first.
+*/
+int lgreen_pool_take(lgreen_pool *pool, lgreen_thread *t) {
+  lua_State *M = pool->maker;
+  int ok;
+  if (pool->count > 0) {
+    *t = pool->idle[--pool->count];
+    if (pool->count < pool->low) pool->low = pool->count;
+    if (lua_status(t->T) != LUA_OK) lua_resetthread(t->T);
+    lua_settop(t->T, 0);
+    return 1;
+  }
+  lua_pushcfunction(M, make_thread);
+  lua_pushlightuserdata(M, pool);
+  lua_pushlightuserdata(M, t);
+  ok = lua_pcall(M, 2, 0, 0) == LUA_OK;
+  lua_settop(M, 0);
+  return ok;
 }
 
 /* Let the collector have an idle thread: it is no longer anchored. */
@@ -108,7 +131,7 @@ lgreen_pool *lgreen_pool_open(lua_State *L) {
     return pool;
   }
   lua_pop(L, 1);
-  pool = lua_newuserdatauv(L, sizeof *pool, 0);
+  pool = lua_newuserdatauv(L, sizeof *pool, 1);
   pool->count = pool->low = pool->threads = pool->armed = 0;
   pool->metatable = pool->bare_metatable = LUA_NOREF;
   pool->registry = lua_topointer(L, LUA_REGISTRYINDEX);
@@ -119,6 +142,8 @@ lgreen_pool *lgreen_pool_open(lua_State *L) {
   lua_pushcclosure(L, on_collect, 1);
   lua_setfield(L, -2, "__gc");
   pool->sentinel = luaL_ref(L, LUA_REGISTRYINDEX);
+  pool->maker = lua_newthread(L);
+  lua_setiuservalue(L, -2, 1);      /* the pool keeps its maker */
   lua_setfield(L, LUA_REGISTRYINDEX, POOL_KEY);
   return pool;
 }

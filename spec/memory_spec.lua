@@ -30,11 +30,23 @@ end)
 -- Every collection cycle walks every Lua thread, idle or not, so the pool
 -- of finished greenlets' threads lets go of the ones that stay idle.
 describe("the Lua threads a burst of greenlets leaves idle", function()
+  -- n greenlets alive at once, each on a thread of its own, then ended.
   local function burst(n)
-    local last
-    for _ = 1, n do last = green.spawn_raw(function() end) end
+    local go, last = green.Event(), nil
+    for _ = 1, n do last = green.spawn_raw(function() go:wait() end) end
+    green.sleep(0)
+    go:set()
     last:join()
   end
+
+  it("are as many as ran at once: greenlets that end at once share one", function()
+    settle()
+    local last
+    for _ = 1, 1000 do last = green.spawn_raw(function() end) end
+    last:join()
+    assert.is_true(green.stats().lua_threads_idle <= 2,
+      "idle threads after the burst: " .. green.stats().lua_threads_idle)
+  end)
 
   it("are let go of, half at each collection cycle, and their memory freed", function()
     local before_kib = settle()
