@@ -481,7 +481,8 @@ static void *entry(void *arg) {
 }
 
 /* A greenlet killed before it started never runs: end it from here. Its
-   thread is idle, so it can be emptied from here too. */
+   thread, if it took one at its spawn, is idle, so it can be emptied from
+   here too. */
 static void finish_unstarted(lua_State *L, lgreen *lg, int ud) {
   ud = lua_absindex(L, ud);
   drop_start_values(L, lg, ud);
