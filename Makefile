@@ -67,13 +67,20 @@ $(BUILD)/libgreen.a: $(RUNTIME_OBJ)
 $(BUILD)/libgreen.so: $(RUNTIME_OBJ)
 	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,noexecstack -Wl,-soname,libgreen.so.0 \
 	    -o $@ $^ $(LIBS)
+# The name the library is found by at run time, in the build tree too.
+$(BUILD)/libgreen.so.0: $(BUILD)/libgreen.so
+	ln -sf libgreen.so $@
 
-# The Lua module links the runtime in; Lua's own symbols come from the host.
-# -Bsymbolic: the bindings call the module's own runtime directly, not
-# through the PLT, and never a copy some other library exports.
-$(LUA_MODULE): $(BINDINGS_OBJ) $(RUNTIME_OBJ)
+# The Lua module uses the process's libgreen: it needs libgreen.so.0, so a
+# host that linked libgreen and then requires the module shares one
+# runtime (one hub per thread, one set of greenlets) with it. The library
+# is found beside the module's directory (the build directory, or the
+# rock's lib directory, where install-rock puts it) unless the process has
+# it already. Lua's own symbols come from the host.
+$(LUA_MODULE): $(BINDINGS_OBJ) $(BUILD)/libgreen.so.0
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,noexecstack -Wl,-Bsymbolic -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,noexecstack -o $@ $(BINDINGS_OBJ) \
+	    -L$(BUILD) -l:libgreen.so.0 -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
 
 $(BUILD)/test/%: spec/c/%.c spec/c/check.h $(BUILD)/libgreen.a
 	@mkdir -p $(@D)
@@ -83,6 +90,13 @@ $(BUILD)/test/test_lua_%: spec/c/test_lua_%.c spec/c/check.h $(BUILD)/libgreen_l
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LUA_INC) -Ispec/c -Ibindings $< -o $@ \
 	    $(BUILD)/libgreen_lua.a $(BUILD)/libgreen.a $(LUA_LIB) $(LIBS)
+# A host that links libgreen.so and then requires the Lua module built
+# here: one runtime between them.
+$(BUILD)/test/test_shared_host: spec/c/test_shared_host.c spec/c/check.h $(BUILD)/libgreen.so.0 $(LUA_MODULE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LUA_INC) -Ispec/c -DGREEN_BUILD_DIR='"$(BUILD)"' \
+	    $< -o $@ -L$(BUILD) -l:libgreen.so.0 -Wl,-rpath,'$$ORIGIN/..' \
+	    $(LUA_LIB) $(LIBS)
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgreen.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iruntime $< -o $@ $(BUILD)/libgreen.a $(LIBS)
@@ -181,22 +195,27 @@ demo: all $(EXAMPLES)
 	$(BUILD)/examples/host_demo
 	$(LUA_ENV) $(LUA) bin/green examples/socket_demo.lua
 
-install: all
+install: all $(BUILD)/libgreen_lua.a
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 runtime/green.h bindings/green_lua.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libgreen.a $(DESTDIR)$(PREFIX)/lib/libgreen.a
+	install -m 644 $(BUILD)/libgreen_lua.a $(DESTDIR)$(PREFIX)/lib/libgreen_lua.a
 	install -m 755 $(BUILD)/libgreen.so $(DESTDIR)$(PREFIX)/lib/libgreen.so.0
 	ln -sf libgreen.so.0 $(DESTDIR)$(PREFIX)/lib/libgreen.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' green.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/green.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' green-lua.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/green-lua.pc
 	$(MAKE) install-rock INST_LIBDIR=$(DESTDIR)$(PREFIX)/lib/lua/5.4 \
 	  INST_LUADIR=$(DESTDIR)$(PREFIX)/share/lua/5.4 \
 	  INST_BINDIR=$(DESTDIR)$(PREFIX)/bin
 
-# What `luarocks make` installs: the Lua module and the green command.
+# What `luarocks make` installs: the Lua module, the runtime it uses, and
+# the green command.
 install-rock: all
 	install -d $(INST_LIBDIR)/green $(INST_LUADIR)/green/socket $(INST_BINDIR)
 	install -m 755 $(LUA_MODULE) $(INST_LIBDIR)/green/core.so
+	install -m 755 $(BUILD)/libgreen.so $(INST_LIBDIR)/libgreen.so.0
 	install -m 644 lua/green/*.lua $(INST_LUADIR)/green/
 	install -m 644 lua/green/socket/*.lua $(INST_LUADIR)/green/socket/
 	install -m 755 bin/green $(INST_BINDIR)/green

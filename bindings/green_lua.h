@@ -20,7 +20,10 @@
 ** may be open on one hub at once, even calling into each other from a
 ** greenlet: each state has its own handle for a greenlet it did not spawn.
 **
-** Link with the Lua module's objects (libgreen_lua.a), libgreen and liblua.
+** Link with the Lua module's objects (libgreen_lua.a), libgreen and liblua
+** (pkg-config --libs green-lua). A host that links only libgreen.so may
+** instead let Lua require the installed module, which uses the process's
+** libgreen: one runtime, one hub per thread, either way.
 */
 
 #ifndef GREEN_LUA_H

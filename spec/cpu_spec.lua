@@ -232,7 +232,8 @@ describe("green.cpu_bound", function()
     local command = os.getenv("ASAN_OPTIONS")
       and "ASAN_OPTIONS=detect_leaks=1 " .. paths .. "lua5.4 "
       or "env -u LD_PRELOAD " .. paths .. "valgrind -q --error-exitcode=99 " ..
-         "--leak-check=full --errors-for-leak-kinds=definite lua5.4 "
+         "--leak-check=full --errors-for-leak-kinds=definite " ..
+         "--suppressions=spec/c/valgrind.supp lua5.4 "
     local out, code = process.run(command .. "/tmp/green_cpu_close.lua")
     os.remove("/tmp/green_cpu_close.lua")
     assert.equals(0, code, out)

@@ -53,7 +53,7 @@ describe("green.patch", function()
       "timeout\tfalse\ttrue",
       "killed\ttrue",
       "own timeout\tfalse\twantread",
-      "descriptors\t0",
+      "descriptors\tnone left",
     }, lines(out))
   end)
 
