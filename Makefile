@@ -56,9 +56,11 @@ $(BUILD)/%.o: runtime/%.c runtime/*.h
 $(BUILD)/%.o: runtime/%.S
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+# The bindings call the runtime in libgreen.so.0 and Lua in the host through
+# the GOT, without a PLT stub between.
 $(BUILD)/bindings/%.o: bindings/%.c bindings/*.h runtime/green.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LUA_INC) -Ibindings -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -fno-plt $(LUA_INC) -Ibindings -c $< -o $@
 
 $(BUILD)/libgreen.a: $(RUNTIME_OBJ)
 	@mkdir -p $(@D)
