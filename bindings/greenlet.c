@@ -49,14 +49,14 @@ static int starts_bare(const lgreen *lg) {
 static void set_metatable(lua_State *L, lgreen *lg, int ud) {
   int bare = starts_bare(lg) && !lg->has_env;
   lua_rawgeti(L, LUA_REGISTRYINDEX,
-              bare ? lg->pool->bare_metatable : lg->pool->metatable);
+              bare ? lg->state->bare_metatable : lg->state->metatable);
   lua_setmetatable(L, ud);
 }
 
-static void init_record(lgreen *lg, lgreen_pool *pool) {
+static void init_record(lgreen *lg, lgreen_state *state) {
   memset(lg, 0, sizeof *lg);
   lg->marker = &marker;
-  lg->pool = pool;
+  lg->state = state;
   lg->pending_ref = lg->displaced_ref = LUA_NOREF;
   lg->thread.anchor = lg->thread.handle = LUA_NOREF;
 }
@@ -96,7 +96,7 @@ static void let_go(lua_State *L, lgreen *lg) {
 }
 
 /* Let go of the adopted greenlets in the table at t that died, or of all. */
-static void let_go_adopted(lua_State *L, int t, lgreen_pool *pool, int all) {
+static void let_go_adopted(lua_State *L, int t, lgreen_state *state, int all) {
   lua_pushnil(L);
   while (lua_next(L, t)) {
     lgreen *lg = lua_touserdata(L, -1);
@@ -106,30 +106,30 @@ static void let_go_adopted(lua_State *L, int t, lgreen_pool *pool, int all) {
       lua_pushvalue(L, -1);
       lua_pushnil(L);
       lua_rawset(L, t);
-      pool->adopted--;
+      state->adopted--;
     }
   }
 }
 
 void lgreen_forget_adopted(lua_State *L) {
   lgreen_registry_table(L, &adopted_key, NULL);
-  let_go_adopted(L, lua_gettop(L), lgreen_pool_open(L), 1);
+  let_go_adopted(L, lua_gettop(L), lgreen_state_open(L), 1);
   lua_pop(L, 1);
 }
 
 /* Push a new handle for g, which L's state has none for. */
 static lgreen *adopt(lua_State *L, green_t *g) {
-  lgreen_pool *pool = lgreen_pool_open(L);
+  lgreen_state *state = lgreen_state_open(L);
   lgreen *lg;
   int t;
   lgreen_registry_table(L, &adopted_key, NULL);
   t = lua_gettop(L);
-  if (pool->adopted >= pool->adopted_sweep_at) {
-    let_go_adopted(L, t, pool, 0);
-    pool->adopted_sweep_at = 2 * pool->adopted + 64;
+  if (state->adopted >= state->adopted_sweep_at) {
+    let_go_adopted(L, t, state, 0);
+    state->adopted_sweep_at = 2 * state->adopted + 64;
   }
   lg = lua_newuserdatauv(L, sizeof *lg, UV_LOCALS);
-  init_record(lg, pool);
+  init_record(lg, state);
   lg->g = g;                    /* no thread: it may run on any Lua thread */
   lg->id = green_id(g);
   lg->started = lg->adopted = 1;
@@ -147,7 +147,7 @@ static lgreen *adopt(lua_State *L, green_t *g) {
   lua_remove(L, t);
   green_retain(g);
   if (green_binding_data(g) == NULL) green_set_binding_data(g, lg);
-  pool->adopted++;
+  state->adopted++;
   return lg;
 }
 
@@ -161,7 +161,7 @@ void lgreen_push_handle(lua_State *L, lgreen *lg) {
 ** another state finds its own handle for it in its table of adopted ones.
 */
 static int in_state(lua_State *L, const lgreen *lg) {
-  return lg->pool->registry == lua_topointer(L, LUA_REGISTRYINDEX);
+  return lg->state->registry == lua_topointer(L, LUA_REGISTRYINDEX);
 }
 
 /* Push the handle L's state has for g and return its record; NULL, with
@@ -200,7 +200,7 @@ lgreen *lgreen_current(lua_State *L) {
 
 /* ---------------------------------------------------------------- death */
 
-static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
+static int spawn_common(lua_State *L, lgreen_state *state, double delay,
                         int fn_index, int raw);
 
 /* Call the raw link at the top with the greenlet at ud; an error it raises
@@ -234,7 +234,7 @@ static void fire_links(lua_State *L, lgreen *lg, int ud, int env) {
     } else if (kind == LINK_ANY || (kind == LINK_VALUE && !lg->failed) ||
                (kind == LINK_EXCEPTION && lg->failed)) {
       lua_pushvalue(L, ud);
-      spawn_common(L, lg->pool, 0, top + 3, 1);
+      spawn_common(L, lg->state, 0, top + 3, 1);
     }
     lua_settop(L, top);
   }
@@ -283,7 +283,7 @@ static void retire_thread(lua_State *L, lgreen *lg) {
   lua_rawseti(L, LUA_REGISTRYINDEX, thread.handle);
   if (lua_status(thread.T) != LUA_OK) lua_resetthread(thread.T);  /* resumed */
   lua_settop(thread.T, 0);
-  lgreen_pool_give(L, lg->pool, thread);
+  lgreen_thread_give(L, lg->state, thread);
 }
 
 /* Let go of the errors a dead greenlet will never raise. */
@@ -431,7 +431,7 @@ static void drop_start_values(lua_State *L, const lgreen *lg, int ud) {
 /* No memory for a thread to start on: the greenlet ends failed, with no
    memory to keep more of its end (the maker is the one thread at hand). */
 static __attribute__((noinline, cold)) void fail_start(lgreen *lg) {
-  lua_State *M = lg->pool->maker;
+  lua_State *M = lg->state->maker;
   lg->done = lg->failed = lg->no_memory = 1;
   drop_pending(M, lg);
   green_release(lg->g);
@@ -450,12 +450,12 @@ static void start_on_late_thread(lgreen *lg) {
   lgreen_thread t;
   lua_State *T;
   int first = start_values(lg), nargs = (int)lg->nargs, i;
-  if (!lgreen_pool_take(lg->pool, &t)) {
+  if (!lgreen_thread_take(lg->state, &t)) {
     fail_start(lg);
     return;
   }
   if (!lua_checkstack(t.T, nargs + 4)) {
-    lgreen_pool_give(t.T, lg->pool, t);
+    lgreen_thread_give(t.T, lg->state, t);
     fail_start(lg);
     return;
   }
@@ -557,31 +557,31 @@ static void unkeep_start(lua_State *L, lgreen *lg) {
     lua_pushboolean(L, 0);
     lua_rawseti(L, LUA_REGISTRYINDEX, lg->thread.handle);
     lua_settop(lg->thread.T, 0);
-    lgreen_pool_give(L, lg->pool, lg->thread);
+    lgreen_thread_give(L, lg->state, lg->thread);
   }
   lg->thread.T = NULL;
   lg->thread.handle = LUA_NOREF;
   lg->done = 1;
 }
 
-static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
+static int spawn_common(lua_State *L, lgreen_state *state, double delay,
                         int fn_index, int raw) {
-  int nargs = lua_gettop(L) - fn_index, rc, ud, late = pool->count == 0;
+  int nargs = lua_gettop(L) - fn_index, rc, ud, late = state->count == 0;
   lgreen *lg;
   lgreen_check_callable(L, fn_index);
   if (late && nargs > MAX_ARGS)
     return luaL_error(L, "spawn: too many arguments");
   lg = lua_newuserdatauv(L, sizeof *lg, (raw ? UV_ENV : UV_COUNT) +
                                         (late ? 1 + nargs : 0));
-  init_record(lg, pool);
+  init_record(lg, state);
   lg->raw = raw != 0;
   lg->nargs = late ? (unsigned)nargs : 0;
   ud = lua_gettop(L);
   set_metatable(L, lg, ud);
   if (!raw) lgreen_record_spawn_tree(L, ud);
-  if (!late) lgreen_pool_take(pool, &lg->thread);
+  if (!late) lgreen_thread_take(state, &lg->thread);
   if (!keep_start(L, lg, ud, fn_index, nargs)) {
-    lgreen_pool_give(L, pool, lg->thread);
+    lgreen_thread_give(L, state, lg->thread);
     lg->thread.T = NULL;
     lg->thread.handle = LUA_NOREF;
     lg->done = 1;
@@ -600,26 +600,26 @@ static int spawn_common(lua_State *L, lgreen_pool *pool, double delay,
 
 /* Spawn the function at fn_index with the values above it (for C hosts). */
 int lgreen_spawn(lua_State *L, int fn_index) {
-  return spawn_common(L, lgreen_pool_open(L), 0, fn_index, 0);
+  return spawn_common(L, lgreen_state_open(L), 0, fn_index, 0);
 }
 
 int lgreen_spawn_raw(lua_State *L, int fn_index) {
-  return spawn_common(L, lgreen_pool_open(L), 0, fn_index, 1);
+  return spawn_common(L, lgreen_state_open(L), 0, fn_index, 1);
 }
 
-#define POOL(L) ((lgreen_pool *)lua_touserdata(L, lua_upvalueindex(1)))
+#define STATE(L) ((lgreen_state *)lua_touserdata(L, lua_upvalueindex(1)))
 
 static int l_spawn(lua_State *L) {
-  return spawn_common(L, POOL(L), 0, 1, 0);
+  return spawn_common(L, STATE(L), 0, 1, 0);
 }
 
 static int l_spawn_raw(lua_State *L) {
-  return spawn_common(L, POOL(L), 0, 1, 1);
+  return spawn_common(L, STATE(L), 0, 1, 1);
 }
 
 static int l_spawn_later(lua_State *L) {
   double seconds = lgreen_check_seconds(L, 1);
-  return spawn_common(L, POOL(L), seconds, 2, 0);
+  return spawn_common(L, STATE(L), seconds, 2, 0);
 }
 
 /* is_greenlet(v): whether v is a Greenlet. */
@@ -774,7 +774,7 @@ static int add_link(lua_State *L, int kind) {
     if (kind == LINK_ANY || (kind == LINK_VALUE) == !lg->failed) {
       lua_settop(L, 2);
       lua_pushvalue(L, 1);
-      spawn_common(L, lg->pool, 0, 2, 1);
+      spawn_common(L, lg->state, 0, 2, 1);
     }
     return 0;
   }
@@ -923,9 +923,9 @@ void lgreen_open_greenlet(lua_State *L) {
     {"__tostring", l_tostring},
     {NULL, NULL}
   };
-  lgreen_pool *pool = lgreen_pool_open(L);
+  lgreen_state *state = lgreen_state_open(L);
   lgreen_new_class(L, LGREEN_GREENLET, methods, l_index, metamethods);
-  if (pool->bare_metatable == LUA_NOREF) {
+  if (state->bare_metatable == LUA_NOREF) {
     lua_createtable(L, 0, 4);
     luaL_setfuncs(L, metamethods, 0);
     lua_getfield(L, -2, "__name");
@@ -934,12 +934,12 @@ void lgreen_open_greenlet(lua_State *L) {
     lua_getupvalue(L, -1, 1);             /* the methods */
     lua_setfield(L, -3, "__index");
     lua_pop(L, 1);
-    pool->bare_metatable = luaL_ref(L, LUA_REGISTRYINDEX);
+    state->bare_metatable = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  if (pool->metatable == LUA_NOREF)
-    pool->metatable = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (state->metatable == LUA_NOREF)
+    state->metatable = luaL_ref(L, LUA_REGISTRYINDEX);
   else                                  /* green opened again */
-    lua_rawseti(L, LUA_REGISTRYINDEX, pool->metatable);
-  lua_pushlightuserdata(L, pool);
+    lua_rawseti(L, LUA_REGISTRYINDEX, state->metatable);
+  lua_pushlightuserdata(L, state);
   luaL_setfuncs(L, functions, 1);
 }

@@ -58,7 +58,7 @@ static int l_stats(lua_State *L) {
   FIELD(stacks_reused);
   FIELD(stack_maps);
 #undef FIELD
-  lua_pushinteger(L, lgreen_pool_open(L)->count);
+  lua_pushinteger(L, lgreen_state_open(L)->count);
   lua_setfield(L, -2, "lua_threads_idle");
   return 1;
 }

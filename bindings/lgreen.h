@@ -15,7 +15,7 @@
 #define LGREEN_GREENLET "green.Greenlet"
 #define LGREEN_TIMEOUT "green.Timeout"
 
-/* A Lua thread for greenlets, with its two registry slots (pool.c). */
+/* A Lua thread for greenlets, with its two registry slots (threads.c). */
 typedef struct lgreen_thread {
   lua_State *T;
   int anchor;               /* registry: T itself, while it runs or idles */
@@ -25,9 +25,9 @@ typedef struct lgreen_thread {
 /* What the module keeps per Lua state: finished greenlets' Lua threads,
    kept for reuse (as many as the runtime keeps stacks), oldest first; the
    Greenlet metatables; the count of adopted handles (greenlet.c). */
-#define LGREEN_POOL_MAX 1024
-typedef struct lgreen_pool {
-  lgreen_thread idle[LGREEN_POOL_MAX];
+#define LGREEN_IDLE_MAX 1024
+typedef struct lgreen_state {
+  lgreen_thread idle[LGREEN_IDLE_MAX];
   int count;
   int low;                  /* fewest idle since the collector last ran */
   int threads;              /* made and not yet let go of: idle or running */
@@ -41,8 +41,8 @@ typedef struct lgreen_pool {
   int adopted;              /* handles of greenlets Lua did not spawn */
   int adopted_sweep_at;     /* let go of the dead ones at this count */
   lua_State *maker;         /* makes threads for greenlets as they start,
-                               on whatever C stack that is (pool.c) */
-} lgreen_pool;
+                               on whatever C stack that is (threads.c) */
+} lgreen_state;
 
 /*
 ** A Lua greenlet: a Lua thread run with lua_pcall on a C greenlet's stack.
@@ -58,7 +58,7 @@ typedef struct lgreen {
                                then NULL: the handle needs no finalizer */
   uint64_t id;
   lgreen_thread thread;     /* what it runs on; T NULL once it finished */
-  lgreen_pool *pool;        /* where the thread goes back */
+  lgreen_state *state;        /* where the thread goes back */
   int pending_ref;          /* registry: error to raise at the next kill */
   int displaced_ref;        /* registry: a Timeout's error a kill went
                                before; raised at the block after it */
@@ -169,11 +169,11 @@ void lgreen_encode(lua_State *L, int first, int n, const char *what,
 int lgreen_decode(lua_State *L, const char *data, size_t len, int trusted);
 void lgreen_open_codec(lua_State *L);
 
-/* cpu.c */
+/* threadpool.c */
 /* Set on a worker thread of a ThreadPool. Read on every blocking call, so
    initial-exec, as the hub's own (see runtime/hub.c). */
 extern __thread int lgreen_on_worker __attribute__((tls_model("initial-exec")));
-void lgreen_open_cpu(lua_State *L);
+void lgreen_open_threadpool(lua_State *L);
 
 /* Raise if the caller may not block here; then the runtime's own checks
    follow. Inline, as every blocking call passes through it. Inside a
@@ -197,10 +197,10 @@ void lgreen_open_deferred(lua_State *L);
 /* semaphore.c */
 void lgreen_open_semaphore(lua_State *L);
 
-/* pool.c */
-int lgreen_pool_take(lgreen_pool *pool, lgreen_thread *t);
-void lgreen_pool_give(lua_State *L, lgreen_pool *pool, lgreen_thread t);
-lgreen_pool *lgreen_pool_open(lua_State *L);
+/* threads.c */
+int lgreen_thread_take(lgreen_state *state, lgreen_thread *t);
+void lgreen_thread_give(lua_State *L, lgreen_state *state, lgreen_thread t);
+lgreen_state *lgreen_state_open(lua_State *L);
 
 /* hub.c */
 void lgreen_open_hub(lua_State *L);

@@ -438,7 +438,7 @@ __attribute__((visibility("default"))) int luaopen_green_core(lua_State *L) {
   lgreen_open_semaphore(L);
   lgreen_open_deferred(L);
   lgreen_open_codec(L);
-  lgreen_open_cpu(L);
+  lgreen_open_threadpool(L);
   lgreen_push_exit(L);
   lua_setfield(L, -2, "GreenletExit");
   lua_pushcfunction(L, l_on_error);

@@ -1,6 +1,7 @@
 /*
-** cpu.c: green.core.ThreadPool, Lua functions run on the worker threads of
-** the runtime's green_threadpool_t while the calling greenlet waits.
+** threadpool.c: green.core.ThreadPool, Lua functions run on the worker
+** threads of the runtime's green_threadpool_t while the calling greenlet
+** waits.
 **
 ** Each worker thread keeps a lua_State of its own, made with the standard
 ** libraries on its first task and closed when the thread ends. A task
@@ -410,7 +411,7 @@ static int l_on_worker(lua_State *L) {
   return 1;
 }
 
-void lgreen_open_cpu(lua_State *L) {
+void lgreen_open_threadpool(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"run", l_run}, {"threads", l_threads}, {"close", l_close},
     {NULL, NULL}

@@ -1,5 +1,5 @@
 /*
-** pool.c: Lua threads of finished greenlets, kept for the next greenlet to
+** threads.c: Lua threads of finished greenlets, kept for the next greenlet to
 ** start. A greenlet takes its thread when it first runs, so a burst of
 ** spawns needs as many threads as run at once, not one per spawn.
 **
@@ -30,27 +30,27 @@
 
 #include "lgreen.h"
 
-#define POOL_KEY "green.pool"
+#define STATE_KEY "green.state"
 
 /* A garbage userdata whose finalizer runs at the next collection cycle. */
-static void arm(lua_State *L, lgreen_pool *pool) {
+static void arm(lua_State *L, lgreen_state *state) {
   lua_newuserdatauv(L, 0, 0);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, pool->sentinel);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, state->sentinel);
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
-  pool->armed = 1;
+  state->armed = 1;
 }
 
 /* Make a thread with slots of its own: [pool, &t] on the maker. */
 static int make_thread(lua_State *M) {
-  lgreen_pool *pool = lua_touserdata(M, 1);
+  lgreen_state *state = lua_touserdata(M, 1);
   lgreen_thread *t = lua_touserdata(M, 2);
-  if (!pool->armed) arm(M, pool);
+  if (!state->armed) arm(M, state);
   t->T = lua_newthread(M);
   t->anchor = luaL_ref(M, LUA_REGISTRYINDEX);
   lua_pushboolean(M, 0);
   t->handle = luaL_ref(M, LUA_REGISTRYINDEX);
-  pool->threads++;
+  state->threads++;
   return 0;
 }
 
@@ -61,18 +61,18 @@ static int make_thread(lua_State *M) {
 ** idle thread that code kept and resumed as a coroutine meanwhile is
 ** emptied first.
 */
-int lgreen_pool_take(lgreen_pool *pool, lgreen_thread *t) {
-  lua_State *M = pool->maker;
+int lgreen_thread_take(lgreen_state *state, lgreen_thread *t) {
+  lua_State *M = state->maker;
   int ok;
-  if (pool->count > 0) {
-    *t = pool->idle[--pool->count];
-    if (pool->count < pool->low) pool->low = pool->count;
+  if (state->count > 0) {
+    *t = state->idle[--state->count];
+    if (state->count < state->low) state->low = state->count;
     if (lua_status(t->T) != LUA_OK) lua_resetthread(t->T);
     lua_settop(t->T, 0);
     return 1;
   }
   lua_pushcfunction(M, make_thread);
-  lua_pushlightuserdata(M, pool);
+  lua_pushlightuserdata(M, state);
   lua_pushlightuserdata(M, t);
   ok = lua_pcall(M, 2, 0, 0) == LUA_OK;
   lua_settop(M, 0);
@@ -80,70 +80,70 @@ int lgreen_pool_take(lgreen_pool *pool, lgreen_thread *t) {
 }
 
 /* Let the collector have an idle thread: it is no longer anchored. */
-static void drop(lua_State *L, lgreen_pool *pool, lgreen_thread t) {
+static void drop(lua_State *L, lgreen_state *state, lgreen_thread t) {
   luaL_unref(L, LUA_REGISTRYINDEX, t.handle);
   luaL_unref(L, LUA_REGISTRYINDEX, t.anchor);
-  pool->threads--;
+  state->threads--;
 }
 
 /* Take back t, whose greenlet has finished and whose stack is empty; L is
    any thread of the state (t.T itself too). When the pool is full, an idle
    thread, never t.T, is dropped to make room. */
-void lgreen_pool_give(lua_State *L, lgreen_pool *pool, lgreen_thread t) {
-  if (pool->count == LGREEN_POOL_MAX) {
+void lgreen_thread_give(lua_State *L, lgreen_state *state, lgreen_thread t) {
+  if (state->count == LGREEN_IDLE_MAX) {
     if (!lua_checkstack(L, 2)) return;      /* no memory: t stays, unused */
-    if (pool->count == LGREEN_POOL_MAX) {   /* a collection may have trimmed */
-      drop(L, pool, pool->idle[--pool->count]);
-      if (pool->low > pool->count) pool->low = pool->count;
+    if (state->count == LGREEN_IDLE_MAX) {   /* a collection may have trimmed */
+      drop(L, state, state->idle[--state->count]);
+      if (state->low > state->count) state->low = state->count;
     }
   }
-  pool->idle[pool->count++] = t;
+  state->idle[state->count++] = t;
 }
 
 /* Drop half the threads that stayed idle since the last trim, the oldest:
    the newest are the ones still warm in the caches. */
-static void trim(lua_State *L, lgreen_pool *pool) {
-  int n = (pool->low + 1) / 2, i;
+static void trim(lua_State *L, lgreen_state *state) {
+  int n = (state->low + 1) / 2, i;
   if (n > 0) {
-    for (i = 0; i < n; i++) drop(L, pool, pool->idle[i]);
-    memmove(pool->idle, pool->idle + n,
-            (size_t)(pool->count - n) * sizeof pool->idle[0]);
-    pool->count -= n;
+    for (i = 0; i < n; i++) drop(L, state, state->idle[i]);
+    memmove(state->idle, state->idle + n,
+            (size_t)(state->count - n) * sizeof state->idle[0]);
+    state->count -= n;
   }
-  pool->low = pool->count;
+  state->low = state->count;
 }
 
 /* The sentinel's finalizer: trim the pool (upvalue 1), and leave a new
    sentinel for the next cycle while there are threads to look after. */
 static int on_collect(lua_State *L) {
-  lgreen_pool *pool = lua_touserdata(L, lua_upvalueindex(1));
-  pool->armed = 0;
-  trim(L, pool);
-  if (pool->threads > 0) arm(L, pool);
+  lgreen_state *state = lua_touserdata(L, lua_upvalueindex(1));
+  state->armed = 0;
+  trim(L, state);
+  if (state->threads > 0) arm(L, state);
   return 0;
 }
 
-lgreen_pool *lgreen_pool_open(lua_State *L) {
-  lgreen_pool *pool;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, POOL_KEY) == LUA_TUSERDATA) {
-    pool = lua_touserdata(L, -1);
+lgreen_state *lgreen_state_open(lua_State *L) {
+  lgreen_state *state;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY) == LUA_TUSERDATA) {
+    state = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    return pool;
+    return state;
   }
   lua_pop(L, 1);
-  pool = lua_newuserdatauv(L, sizeof *pool, 1);
-  pool->count = pool->low = pool->threads = pool->armed = 0;
-  pool->metatable = pool->bare_metatable = LUA_NOREF;
-  pool->registry = lua_topointer(L, LUA_REGISTRYINDEX);
-  pool->adopted = 0;
-  pool->adopted_sweep_at = 64;
+  state = lua_newuserdatauv(L, sizeof *state, 1);
+  state->count = state->low = state->threads = state->armed = 0;
+  state->metatable = state->bare_metatable = LUA_NOREF;
+  state->registry = lua_topointer(L, LUA_REGISTRYINDEX);
+  state->adopted = 0;
+  state->adopted_sweep_at = 64;
   lua_createtable(L, 0, 1);                 /* the sentinel's metatable */
   lua_pushvalue(L, -2);
   lua_pushcclosure(L, on_collect, 1);
   lua_setfield(L, -2, "__gc");
-  pool->sentinel = luaL_ref(L, LUA_REGISTRYINDEX);
-  pool->maker = lua_newthread(L);
+  state->sentinel = luaL_ref(L, LUA_REGISTRYINDEX);
+  state->maker = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);      /* the pool keeps its maker */
-  lua_setfield(L, LUA_REGISTRYINDEX, POOL_KEY);
-  return pool;
+  lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY);
+  return state;
 }
