@@ -59,11 +59,6 @@ static int l_gc(lua_State *L) {
   return 0;
 }
 
-static int l_now(lua_State *L) {
-  lua_pushnumber(L, green_now());
-  return 1;
-}
-
 void lgreen_open_event(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"set", l_set},
@@ -81,6 +76,4 @@ void lgreen_open_event(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_new);
   lua_setfield(L, -2, "Event");
-  lua_pushcfunction(L, l_now);
-  lua_setfield(L, -2, "now");
 }

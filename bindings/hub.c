@@ -1,6 +1,6 @@
 /*
-** hub.c: Lua functions that act on the hub: sleeping, yielding, the
-** switch interval.
+** hub.c: Lua functions that act on the hub: its clock, sleeping,
+** yielding, the switch interval.
 */
 
 #include "lgreen.h"
@@ -76,8 +76,15 @@ static int l_setswitchinterval(lua_State *L) {
   return 0;
 }
 
+/* now(): the hub's clock, in seconds; readable without a hub too. */
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, green_now());
+  return 1;
+}
+
 void lgreen_open_hub(lua_State *L) {
   static const luaL_Reg functions[] = {
+    {"now", l_now},
     {"sleep", l_sleep},
     {"idle", l_idle},
     {"run", l_run},
