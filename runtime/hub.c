@@ -12,6 +12,7 @@
 */
 
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __GLIBC__
@@ -125,15 +126,21 @@ static void run_posted(struct ev_loop *loop, ev_async *w, int revents) {
   }
 }
 
+/* Once a call is pushed, the hub may run it before ev_async_send below
+   (woken by an earlier post), and what it wakes may free the hub: so a
+   poster counts itself in hub->posting until its last touch of the hub,
+   and green_hub_free waits for the count to drop to 0. */
 int green_hub_post(green_hub_t *hub, green_call_t *call) {
   green_call_t *head;
   if (hub == NULL || call == NULL || call->fn == NULL) return GREEN_EINVAL;
+  atomic_fetch_add_explicit(&hub->posting, 1, memory_order_relaxed);
   head = atomic_load_explicit(&hub->posted, memory_order_relaxed);
   do {
     call->next = head;
   } while (!atomic_compare_exchange_weak_explicit(
       &hub->posted, &head, call, memory_order_release, memory_order_relaxed));
   ev_async_send(hub->loop, &hub->wake);
+  atomic_fetch_sub_explicit(&hub->posting, 1, memory_order_release);
   return 0;
 }
 
@@ -236,6 +243,8 @@ int green_hub_free(green_hub_t *hub) {
   if (hub != green__this_hub) return GREEN_EXDEV;
   if (hub->current != &hub->main) return GREEN_EPERM;
   if (hub->alive > 0 || hub->records_out > 0) return GREEN_EBUSY;
+  while (atomic_load_explicit(&hub->posting, memory_order_acquire) != 0)
+    sched_yield();              /* a poster's last steps, see green_hub_post */
   ev_ref(hub->loop);
   ev_async_stop(hub->loop, &hub->wake);
   green__altstack_disable(hub);

@@ -166,6 +166,7 @@ struct green_hub {
 
   ev_async wake;            /* green_hub_post from other threads */
   _Atomic(green_call_t *) posted;
+  _Atomic unsigned posting; /* posters still touching the hub */
 
   /* stack pool, see stack.c */
   size_t stack_size;
