@@ -192,7 +192,6 @@ static void push_family(lua_State *L, int family) {
 int lsocket_push_name(lua_State *L, lsocket *s, int peer) {
   struct sockaddr_storage addr;
   socklen_t len = sizeof addr;
-  char host[INET6_ADDRSTRLEN], port[8];
   int rc = peer ? getpeername(s->fd, (struct sockaddr *)&addr, &len)
                 : getsockname(s->fd, (struct sockaddr *)&addr, &len);
   if (rc < 0) return lsocket_push_error(L, errno);
@@ -200,18 +199,27 @@ int lsocket_push_name(lua_State *L, lsocket *s, int peer) {
     lsocket_push_path(L, &addr, len);
     return 1;
   }
-  rc = getnameinfo((struct sockaddr *)&addr, len, host, sizeof host, port,
-                   sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
+  if (lsocket_push_address(L, &addr, len, !peer) == 0) return 2;
+  push_family(L, addr.ss_family);
+  return 3;
+}
+
+/* Push an IP address and its port (a string if port_string, else an
+   integer) and return 1, or push nil, err and return 0. */
+int lsocket_push_address(lua_State *L, const struct sockaddr_storage *addr,
+                         socklen_t len, int port_string) {
+  char host[INET6_ADDRSTRLEN], port[8];
+  int rc = getnameinfo((const struct sockaddr *)addr, len, host, sizeof host,
+                       port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
   if (rc != 0) {
     lua_pushnil(L);
     lua_pushstring(L, gai_strerror(rc));
-    return 2;
+    return 0;
   }
   lua_pushstring(L, host);
-  if (peer) lua_pushinteger(L, strtol(port, NULL, 10));
-  else lua_pushstring(L, port);
-  push_family(L, addr.ss_family);
-  return 3;
+  if (port_string) lua_pushstring(L, port);
+  else lua_pushinteger(L, strtol(port, NULL, 10));
+  return 1;
 }
 
 int lsocket_getsockname(lua_State *L) {

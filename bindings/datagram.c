@@ -7,7 +7,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <netdb.h>
 #include <string.h>
 #include <sys/un.h>
@@ -76,21 +75,11 @@ static int l_receive(lua_State *L) {
 /* Push the sender of a datagram: address and port, or a path. */
 static int push_sender(lua_State *L, const struct sockaddr_storage *from,
                        socklen_t len) {
-  char host[INET6_ADDRSTRLEN], port[8];
-  int rc;
   if (lsocket_kind_of(L)->family == AF_UNIX) {   /* "" if it has no name */
     lsocket_push_path(L, from, len);
     return 1;
   }
-  rc = getnameinfo((const struct sockaddr *)from, len, host, sizeof host, port,
-                   sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
-  if (rc != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, gai_strerror(rc));
-    return 2;
-  }
-  lua_pushstring(L, host);
-  lua_pushinteger(L, strtol(port, NULL, 10));
+  lsocket_push_address(L, from, len, 0);
   return 2;
 }
 

@@ -93,6 +93,8 @@ int lsocket_connect(lua_State *L, lsocket *s, const char *host,
 int lsocket_bind(lua_State *L, lsocket *s, const char *host,
                  const char *service);
 int lsocket_push_name(lua_State *L, lsocket *s, int peer);
+int lsocket_push_address(lua_State *L, const struct sockaddr_storage *addr,
+                         socklen_t len, int port_string);
 int lsocket_getsockname(lua_State *L);
 int lsocket_getfamily(lua_State *L);
 struct sockaddr_un;
